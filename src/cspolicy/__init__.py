@@ -1,0 +1,45 @@
+"""cspolicy: child support enforcement policy as declarative, versioned YAML.
+
+Load a policy set once, evaluate many case snapshots, and get explained, cited decisions::
+
+    from cspolicy import load_policy
+    policy = load_policy("policies/wisconsin")
+    decision = policy.evaluate("examples/cases/passport-level.yaml")
+    print(decision.to_json())
+"""
+
+from cspolicy.decision import Decision, HeldAction, RecommendedAction, WaitingAction, WhyNot
+from cspolicy.diagnostics import (
+    Code,
+    CSPolicyError,
+    EvaluationError,
+    Location,
+    PolicyError,
+    Problem,
+    Severity,
+    SnapshotError,
+)
+from cspolicy.policy import PolicySet, load_policy
+from cspolicy.snapshot import CaseSnapshot
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CSPolicyError",
+    "CaseSnapshot",
+    "Code",
+    "Decision",
+    "EvaluationError",
+    "HeldAction",
+    "Location",
+    "PolicyError",
+    "PolicySet",
+    "Problem",
+    "RecommendedAction",
+    "Severity",
+    "SnapshotError",
+    "WaitingAction",
+    "WhyNot",
+    "__version__",
+    "load_policy",
+]

@@ -1,0 +1,136 @@
+"""What an evaluation returns: recommended actions, holds and waits, each explained and cited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+if TYPE_CHECKING:
+    from cspolicy.evaluate import CaseRun
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CitationOut(_Out):
+    """A citation resolved against the policy's sources."""
+
+    source: str
+    title: str
+    pinpoint: str | None = None
+    url: str
+
+
+class ConditionTrace(_Out):
+    """One condition of a rule: the expression, the case's values, the result, in words."""
+
+    expr: str
+    part: Literal["when", "unless"] = "when"
+    values: dict[str, Any] = Field(default_factory=dict)
+    result: bool | None
+    text: str
+
+
+class PolicyRef(_Out):
+    """Which policy made a decision: id, version and content digest."""
+
+    id: str
+    version: str
+    digest: str
+
+
+class RecommendedAction(_Out):
+    """An action the policy recommends for the case, and why."""
+
+    action: str
+    rule: str
+    kind: str
+    title: str
+    because: list[ConditionTrace]
+    citations: list[CitationOut]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 0
+    due_by: dt.date | None = None
+    overdue: bool | None = None
+
+
+class HeldAction(_Out):
+    """An action a rule would recommend but a hold suppresses, with the hold's reason and law."""
+
+    action: str
+    rule: str
+    kind: str
+    title: str
+    held_by: str
+    reason: str
+    because: list[ConditionTrace]
+    citations: list[CitationOut]
+
+
+class WaitingAction(_Out):
+    """An action whose rule applies but whose prerequisite actions have not been taken yet."""
+
+    action: str
+    rule: str
+    kind: str
+    title: str
+    waiting_for: list[str]
+    because: list[ConditionTrace]
+    citations: list[CitationOut]
+
+
+class WhyNot(_Out):
+    """Why a rule did (or did not) lead to its action for this case."""
+
+    rule: str
+    title: str
+    status: Literal["recommended", "held", "waiting", "not applicable", "hold applies", "hold does not apply"]
+    failed: list[ConditionTrace]
+    held_by: str | None = None
+    waiting_for: list[str] = Field(default_factory=list)
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Decision(_Out):
+    """The result of evaluating one case snapshot against one policy set."""
+
+    case_id: str
+    as_of: dt.date
+    policy: PolicyRef
+    actions: list[RecommendedAction]
+    held: list[HeldAction] = Field(default_factory=list)
+    waiting: list[WaitingAction] = Field(default_factory=list)
+
+    _run: CaseRun | None = PrivateAttr(default=None)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Deterministic JSON: the same case under the same policy gives byte-identical text."""
+        data = self.model_dump(mode="json", exclude_none=False)
+        return json.dumps(data, indent=indent, ensure_ascii=False, sort_keys=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data."""
+        return self.model_dump(mode="json")
+
+    @property
+    def action_codes(self) -> list[str]:
+        """The codes of the recommended actions, in order."""
+        return [a.action for a in self.actions]
+
+    def why_not(self, rule_id: str) -> WhyNot:
+        """Explain a rule for this case: which conditions failed and how far the case is from firing."""
+        if self._run is None:
+            raise RuntimeError("this decision was not produced by an evaluation; re-evaluate it")
+        return self._run.why_not(rule_id)
+
+    def explain(self, rule_id: str) -> WhyNot:
+        """Alias of `why_not`: explains a rule whether or not it fired."""
+        return self.why_not(rule_id)

@@ -1,0 +1,260 @@
+"""Type-check an expression AST against the snapshot schema, parameters and derived names."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from cspolicy.diagnostics import Code
+from cspolicy.documents import ACTION_CODE
+from cspolicy.expressions.nodes import (
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Literal,
+    Membership,
+    Name,
+    Node,
+    Quantifier,
+    Unary,
+)
+from cspolicy.expressions.types import FieldSpec, Type
+
+
+class CheckError(Exception):
+    """A type or name error in an expression, pointing at the node at fault."""
+
+    def __init__(self, code: Code, message: str, node: Node) -> None:
+        self.code = code
+        self.message = message
+        self.node = node
+        super().__init__(message)
+
+
+@dataclass
+class Scope:
+    """What names an expression may read, and their types."""
+
+    fields: dict[str, FieldSpec]
+    params: dict[str, Type] = field(default_factory=dict)
+    derived: dict[str, Type] = field(default_factory=dict)
+    items: dict[str, FieldSpec] | None = None
+    item_list: str = ""
+
+    def all_names(self) -> list[str]:
+        names = list(self.fields) + [f"params.{p}" for p in self.params] + list(self.derived)
+        if self.items:
+            names += list(self.items)
+        return names
+
+
+def suggest(name: str, candidates: list[str]) -> str:
+    """' (did you mean X?)' when a close candidate exists, else ''."""
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def describe(node: Node) -> str:
+    """A short name for a node in messages: its path, or its type."""
+    if isinstance(node, Name):
+        return f"{node.type.article} ({node.path})"
+    if isinstance(node, Literal):
+        return f"{node.type.article} ({node.value!r})"
+    return node.type.article
+
+
+def _widest(types: list[Type]) -> Type:
+    if Type.MONEY in types:
+        return Type.MONEY
+    if Type.NUMBER in types:
+        return Type.NUMBER
+    return Type.INTEGER
+
+
+def check(node: Node, scope: Scope) -> Type:
+    """Check `node` in `scope`, set `.type` on every node, and return the expression's type."""
+    result = _check(node, scope)
+    node.type = result
+    return result
+
+
+def _check(node: Node, scope: Scope) -> Type:
+    if isinstance(node, Literal):
+        return node.type
+    if isinstance(node, Name):
+        return _name(node, scope)
+    if isinstance(node, Unary):
+        operand = check(node.operand, scope)
+        if node.op == "not":
+            _expect_bool(node.operand, "not")
+            return Type.BOOL
+        if not operand.numeric:
+            raise CheckError(Code.TYPE_MISMATCH, f"cannot negate {describe(node.operand)}", node)
+        return operand
+    if isinstance(node, Binary):
+        return _binary(node, scope)
+    if isinstance(node, Compare):
+        return _compare(node, scope)
+    if isinstance(node, Membership):
+        operand = check(node.operand, scope)
+        kinds = {type(v) for v in node.values}
+        if operand is Type.STRING and kinds == {str}:
+            for value in node.values:
+                _check_choice(node.operand, str(value), node)
+            return Type.BOOL
+        if operand is Type.INTEGER and kinds == {int}:
+            return Type.BOOL
+        raise CheckError(Code.TYPE_MISMATCH, f"cannot look for {describe(node.operand)} in this list", node)
+    if isinstance(node, BoolOp):
+        for part in node.operands:
+            check(part, scope)
+            _expect_bool(part, node.op)
+        return Type.BOOL
+    if isinstance(node, Quantifier):
+        return _quantifier(node, scope)
+    if isinstance(node, Call):
+        return _call(node, scope)
+    raise CheckError(Code.FORBIDDEN_SYNTAX, f"unsupported expression {type(node).__name__}", node)
+
+
+def _expect_bool(node: Node, where: str) -> None:
+    if node.type is not Type.BOOL:
+        raise CheckError(Code.TYPE_MISMATCH, f"`{where}` needs yes/no conditions, not {describe(node)}", node)
+
+
+def _name(node: Name, scope: Scope) -> Type:
+    path = node.path
+    if path.startswith("params."):
+        key = path.removeprefix("params.")
+        if key in scope.params:
+            node.kind = "param"
+            return scope.params[key]
+        raise CheckError(
+            Code.UNKNOWN_PARAMETER,
+            f"unknown parameter {path!r}" + suggest(key, list(scope.params)).replace("'", "'params.", 1),
+            node,
+        )
+    if scope.items is not None and path in scope.items:
+        node.kind = "item"
+        node.spec = scope.items[path]
+        return node.spec.type
+    if path in scope.derived:
+        node.kind = "derived"
+        return scope.derived[path]
+    if path in scope.fields:
+        node.kind = "field"
+        node.spec = scope.fields[path]
+        return node.spec.type
+    inside = f" (inside {scope.item_list}, item fields are: {', '.join(scope.items)})" if scope.items else ""
+    raise CheckError(
+        Code.UNKNOWN_NAME, f"unknown name {path!r}{suggest(path, scope.all_names())}{inside}", node
+    )
+
+
+def _binary(node: Binary, scope: Scope) -> Type:
+    left = check(node.left, scope)
+    right = check(node.right, scope)
+    if not (left.numeric and right.numeric):
+        raise CheckError(
+            Code.TYPE_MISMATCH,
+            f"cannot use {node.op} on {describe(node.left)} and {describe(node.right)}",
+            node,
+        )
+    if node.op in ("+", "-"):
+        return _widest([left, right])
+    if node.op == "*":
+        if left is Type.MONEY and right is Type.MONEY:
+            raise CheckError(Code.TYPE_MISMATCH, "cannot multiply money by money", node)
+        return _widest([left, right])
+    # Division: money / money is a ratio; money / number is money; whole numbers give a number.
+    if left is Type.MONEY and right is Type.MONEY:
+        return Type.NUMBER
+    if left is Type.MONEY:
+        return Type.MONEY
+    if right is Type.MONEY:
+        raise CheckError(Code.TYPE_MISMATCH, "cannot divide a number by money", node)
+    return Type.NUMBER
+
+
+def _compare(node: Compare, scope: Scope) -> Type:
+    left = check(node.left, scope)
+    right = check(node.right, scope)
+    if Type.NULL in (left, right):
+        raise CheckError(Code.TYPE_MISMATCH, "cannot compare with None", node)
+    if left.numeric and right.numeric:
+        return Type.BOOL
+    if left is right and left in (Type.DATE, Type.STRING, Type.BOOL):
+        if left is not Type.DATE and node.op not in ("==", "!="):
+            raise CheckError(Code.TYPE_MISMATCH, f"{node.op} cannot order {left.article}; use == or !=", node)
+        if left is Type.STRING:
+            if isinstance(node.right, Literal):
+                _check_choice(node.left, str(node.right.value), node)
+            if isinstance(node.left, Literal):
+                _check_choice(node.right, str(node.left.value), node)
+        return Type.BOOL
+    raise CheckError(
+        Code.TYPE_MISMATCH,
+        f"cannot compare {describe(node.left)} with {describe(node.right)}",
+        node,
+    )
+
+
+def _check_choice(subject: Node, value: str, node: Node) -> None:
+    spec = subject.spec if isinstance(subject, Name) else None
+    if spec is None or not spec.choices:
+        return
+    if value not in spec.choices:
+        raise CheckError(
+            Code.UNKNOWN_ENUM_VALUE,
+            f"{value!r} is not a value of {spec.path}{suggest(value, list(spec.choices))};"
+            f" the values are: {', '.join(spec.choices)}",
+            node,
+        )
+
+
+def _quantifier(node: Quantifier, scope: Scope) -> Type:
+    collection = check(node.collection, scope)
+    spec = scope.fields.get(node.collection.path)
+    if collection is not Type.LIST or spec is None:
+        raise CheckError(
+            Code.BAD_ARGUMENTS,
+            f"{node.function}() needs a list such as paying_parent.licenses, not {describe(node.collection)}",
+            node,
+        )
+    inner = Scope(scope.fields, scope.params, scope.derived, spec.items, spec.path)
+    check(node.predicate, inner)
+    _expect_bool(node.predicate, node.function)
+    return Type.BOOL if node.function == "any_of" else Type.INTEGER
+
+
+def _call(node: Call, scope: Scope) -> Type:
+    function = node.function
+    types = [check(arg, scope) for arg in node.args]
+    if function in ("taken", "days_since_taken"):
+        code = node.args[0]
+        assert isinstance(code, Literal)
+        if not ACTION_CODE.match(str(code.value)):
+            raise CheckError(Code.BAD_ARGUMENTS, f"{code.value!r} is not an action code", node)
+        return Type.BOOL if function == "taken" else Type.INTEGER
+    if function in ("min", "max"):
+        if len(types) < 2:
+            raise CheckError(Code.BAD_ARGUMENTS, f"{function}() needs at least two values", node)
+        if all(t is Type.DATE for t in types):
+            return Type.DATE
+        if not all(t.numeric for t in types):
+            raise CheckError(Code.TYPE_MISMATCH, f"{function}() needs numbers or money, or only dates", node)
+        return _widest(types)
+    if function == "abs":
+        if len(types) != 1 or not types[0].numeric:
+            raise CheckError(Code.BAD_ARGUMENTS, "abs() takes one number", node)
+        return types[0]
+    if function == "days_between":
+        if types != [Type.DATE, Type.DATE]:
+            raise CheckError(Code.BAD_ARGUMENTS, "days_between() takes two dates", node)
+        return Type.INTEGER
+    if function == "days_since":
+        if types != [Type.DATE]:
+            raise CheckError(Code.BAD_ARGUMENTS, "days_since() takes one date", node)
+        return Type.INTEGER
+    raise CheckError(Code.UNKNOWN_FUNCTION, f"function {function!r} is not allowed", node)

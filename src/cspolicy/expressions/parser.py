@@ -1,0 +1,290 @@
+"""Parse expression text into the cspolicy AST with Python's `ast` module; nothing is ever run."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cspolicy.diagnostics import Code
+from cspolicy.expressions.nodes import (
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Literal,
+    Membership,
+    Name,
+    Node,
+    Quantifier,
+    Unary,
+)
+from cspolicy.expressions.types import Type
+
+MAX_EXPRESSION_CHARS = 2_000
+MAX_EXPRESSION_DEPTH = 40
+
+FUNCTIONS = {
+    "min": "the smaller of two or more values",
+    "max": "the larger of two or more values",
+    "abs": "the absolute value",
+    "days_between": "days from the first date to the second",
+    "days_since": "days from a date to the snapshot date",
+    "date": 'a date written as date("YYYY-MM-DD")',
+    "any_of": "whether any item of a list matches a condition",
+    "count_of": "how many items of a list match a condition",
+    "taken": "whether an action appears in the enforcement history (sent or completed)",
+    "days_since_taken": "days since an action was last taken",
+}
+
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_FORBIDDEN = {
+    ast.Lambda: "lambda functions are not allowed",
+    ast.ListComp: "comprehensions are not allowed; use any_of() or count_of()",
+    ast.SetComp: "comprehensions are not allowed; use any_of() or count_of()",
+    ast.DictComp: "comprehensions are not allowed; use any_of() or count_of()",
+    ast.GeneratorExp: "comprehensions are not allowed; use any_of() or count_of()",
+    ast.NamedExpr: "assignment (:=) is not allowed",
+    ast.JoinedStr: "f-strings are not allowed",
+    ast.Subscript: "subscripts ([...]) are not allowed",
+    ast.Await: "await is not allowed",
+    ast.Yield: "yield is not allowed",
+    ast.YieldFrom: "yield is not allowed",
+    ast.IfExp: "conditional expressions (x if c else y) are not allowed",
+    ast.Starred: "* unpacking is not allowed",
+    ast.Dict: "dictionaries are not allowed",
+    ast.Set: "sets are not allowed",
+}
+
+
+class ExpressionSyntaxError(Exception):
+    """An expression that cannot be parsed or uses forbidden syntax, with its position."""
+
+    def __init__(self, code: Code, message: str, line: int = 0, column: int = 0) -> None:
+        self.code = code
+        self.message = message
+        self.line = line
+        self.column = column
+        super().__init__(message)
+
+
+def parse_expression(text: str) -> Node:
+    """Parse `text` into an AST node, or raise ExpressionSyntaxError. Never evaluates anything."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionSyntaxError(
+            Code.EXPRESSION_LIMIT,
+            f"expression is {len(text)} characters long; the limit is {MAX_EXPRESSION_CHARS}",
+        )
+    source = text.strip()
+    lead = len(text) - len(text.lstrip())
+    if "\n" in source:
+        # Folded YAML text: an expression may span lines; Python needs it parenthesized.
+        source = "(" + source + ")"
+        lead -= 1
+    depth = 0
+    deepest = 0
+    for char in source:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        deepest = max(deepest, depth)
+    if deepest > MAX_EXPRESSION_DEPTH:
+        raise ExpressionSyntaxError(
+            Code.EXPRESSION_LIMIT, f"brackets nested deeper than {MAX_EXPRESSION_DEPTH} levels"
+        )
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        column = max((exc.offset or 1) - 1 + lead, 0)
+        raise ExpressionSyntaxError(
+            Code.EXPRESSION_SYNTAX,
+            f"invalid expression: {exc.msg}",
+            (exc.lineno or 1) - 1,
+            column,
+        ) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise ExpressionSyntaxError(
+            Code.EXPRESSION_LIMIT, f"expression too complex to parse ({type(exc).__name__})"
+        ) from None
+    return _Converter(source, lead).convert(tree.body, 0)
+
+
+class _Converter:
+    def __init__(self, source: str, lead: int) -> None:
+        self.source = source
+        self.lead = lead
+
+    def at(self, node: ast.AST) -> dict[str, Any]:
+        line = getattr(node, "lineno", 1) - 1
+        column = getattr(node, "col_offset", 0) + (self.lead if line == 0 else 0)
+        return {"line": line, "column": max(column, 0)}
+
+    def fail(self, node: ast.AST, message: str, code: Code = Code.FORBIDDEN_SYNTAX) -> ExpressionSyntaxError:
+        where = self.at(node)
+        return ExpressionSyntaxError(code, message, where["line"], where["column"])
+
+    def convert(self, node: ast.AST, depth: int) -> Node:
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise self.fail(
+                node,
+                f"expression nested deeper than {MAX_EXPRESSION_DEPTH} levels",
+                Code.EXPRESSION_LIMIT,
+            )
+        depth += 1
+        where = self.at(node)
+        for kind, message in _FORBIDDEN.items():
+            if isinstance(node, kind):
+                raise self.fail(node, message)
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.Name | ast.Attribute):
+            return Name(self.dotted(node), **where)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.convert(node.operand, depth)
+            if isinstance(node.op, ast.Not):
+                return Unary("not", operand, **where)
+            if isinstance(node.op, ast.USub):
+                if isinstance(operand, Literal) and isinstance(operand.value, int | Decimal):
+                    return Literal(-operand.value, **where, type=operand.type)
+                return Unary("-", operand, **where)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            raise self.fail(node, "operator ~ is not allowed")
+        if isinstance(node, ast.BinOp):
+            op = _BINARY.get(type(node.op))
+            if op is None:
+                symbol = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%"}.get(type(node.op), "this operator")
+                raise self.fail(node, f"operator {symbol} is not allowed; use + - * /")
+            return Binary(op, self.convert(node.left, depth), self.convert(node.right, depth), **where)
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            return BoolOp(op, [self.convert(v, depth) for v in node.values], **where)
+        if isinstance(node, ast.Compare):
+            return self.compare(node, depth)
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        if isinstance(node, ast.List | ast.Tuple):
+            raise self.fail(node, "a list is only allowed on the right of `in`")
+        raise self.fail(node, f"{type(node).__name__} is not allowed in an expression")
+
+    def constant(self, node: ast.Constant) -> Node:
+        where = self.at(node)
+        value = node.value
+        if isinstance(value, bool):
+            return Literal(value, **where, type=Type.BOOL)
+        if isinstance(value, int):
+            if abs(value) > 10**15:
+                raise self.fail(node, "number is too large", Code.EXPRESSION_LIMIT)
+            return Literal(value, **where, type=Type.INTEGER)
+        if isinstance(value, float):
+            text = ast.get_source_segment(self.source, node) or repr(value)
+            try:
+                exact = Decimal(text.replace("_", ""))
+            except InvalidOperation:
+                raise self.fail(node, f"cannot read number {text!r}", Code.EXPRESSION_SYNTAX) from None
+            if not exact.is_finite() or abs(exact) > 10**15:
+                raise self.fail(node, "number is too large", Code.EXPRESSION_LIMIT)
+            return Literal(exact, **where, type=Type.NUMBER)
+        if isinstance(value, str):
+            return Literal(value, **where, type=Type.STRING)
+        if value is None:
+            return Literal(None, **where, type=Type.NULL)
+        raise self.fail(node, f"constant {value!r} is not allowed")
+
+    def dotted(self, node: ast.AST) -> str:
+        parts: list[str] = []
+        current = node
+        while isinstance(current, ast.Attribute):
+            parts.append(current.attr)
+            current = current.value
+        if not isinstance(current, ast.Name):
+            raise self.fail(node, "attributes may only follow a name, as in arrears.total")
+        parts.append(current.id)
+        for part in parts:
+            if part.startswith("_"):
+                raise self.fail(node, f"names starting with '_' are not allowed ({part!r})")
+        return ".".join(reversed(parts))
+
+    def compare(self, node: ast.Compare, depth: int) -> Node:
+        where = self.at(node)
+        left = self.convert(node.left, depth)
+        parts: list[Node] = []
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, ast.In | ast.NotIn):
+                parts.append(self.membership(left, comparator, isinstance(op, ast.NotIn), where))
+                left = parts[-1]
+                continue
+            symbol = _COMPARE.get(type(op))
+            if symbol is None:
+                raise self.fail(node, "`is` comparisons are not allowed; use == or !=")
+            right = self.convert(comparator, depth)
+            parts.append(Compare(symbol, left, right, **where))
+            left = right
+        if len(parts) == 1:
+            return parts[0]
+        return BoolOp("and", parts, **where)
+
+    def membership(self, operand: Node, container: ast.AST, negated: bool, where: dict[str, Any]) -> Node:
+        if not isinstance(container, ast.List | ast.Tuple):
+            raise self.fail(container, '`in` needs a list of values, as in x in ["a", "b"]')
+        values = []
+        for element in container.elts:
+            if not isinstance(element, ast.Constant) or not isinstance(element.value, str | int):
+                raise self.fail(element, "the list after `in` may hold only text or whole numbers")
+            values.append(element.value)
+        if not values:
+            raise self.fail(container, "the list after `in` is empty")
+        return Membership(operand, tuple(values), negated, **where)
+
+    def call(self, node: ast.Call, depth: int) -> Node:
+        where = self.at(node)
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(
+                node, "only the listed functions may be called (no methods)", Code.UNKNOWN_FUNCTION
+            )
+        function = node.func.id
+        if function not in FUNCTIONS:
+            raise self.fail(
+                node,
+                f"function {function!r} is not allowed; the functions are: {', '.join(sorted(FUNCTIONS))}",
+                Code.UNKNOWN_FUNCTION,
+            )
+        if node.keywords:
+            raise self.fail(node, f"{function}() takes no keyword arguments", Code.BAD_ARGUMENTS)
+        if function == "date":
+            return self.date_literal(node)
+        if function in ("taken", "days_since_taken"):
+            if len(node.args) != 1 or not (
+                isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+            ):
+                raise self.fail(node, f"{function}() takes one action code in quotes", Code.BAD_ARGUMENTS)
+            code = Literal(node.args[0].value, **self.at(node.args[0]), type=Type.STRING)
+            return Call(function, [code], **where)
+        if function in ("any_of", "count_of"):
+            if len(node.args) != 2:
+                raise self.fail(node, f"{function}() takes a list and a condition", Code.BAD_ARGUMENTS)
+            collection = self.convert(node.args[0], depth)
+            if not isinstance(collection, Name):
+                raise self.fail(
+                    node.args[0],
+                    f"the first argument of {function}() must name a list",
+                    Code.BAD_ARGUMENTS,
+                )
+            return Quantifier(function, collection, self.convert(node.args[1], depth), **where)
+        return Call(function, [self.convert(arg, depth) for arg in node.args], **where)
+
+    def date_literal(self, node: ast.Call) -> Node:
+        if len(node.args) != 1 or not (
+            isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+        ):
+            raise self.fail(
+                node, 'date() takes one text argument, as in date("2024-08-01")', Code.BAD_ARGUMENTS
+            )
+        try:
+            value = dt.date.fromisoformat(node.args[0].value)
+        except ValueError:
+            raise self.fail(
+                node, f"not a date: {node.args[0].value!r} (use YYYY-MM-DD)", Code.BAD_ARGUMENTS
+            ) from None
+        return Literal(value, **self.at(node), type=Type.DATE)

@@ -1,0 +1,195 @@
+"""Render an expression AST as plain language, with or without a case's values.
+
+The same renderer writes the docs' "when it applies" and the explanations in decisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cspolicy.expressions.nodes import (
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Literal,
+    Membership,
+    Name,
+    Node,
+    Quantifier,
+    Unary,
+)
+from cspolicy.expressions.types import Type
+
+_COMPARE_WORDS = {
+    ">": "is more than",
+    ">=": "is at least",
+    "<": "is less than",
+    "<=": "is at most",
+    "==": "is",
+    "!=": "is not",
+}
+_ARITHMETIC_WORDS = {"+": "plus", "-": "minus", "*": "×", "/": "divided by"}
+
+
+def format_value(value: Any, type_: Type) -> str:
+    """A value as a reader sees it: $3,120.00, 2025-03-01, yes/no, 'not set'."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if type_ is Type.MONEY and isinstance(value, int | Decimal):
+        return format_money(Decimal(value))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    return str(value)
+
+
+def format_money(amount: Decimal) -> str:
+    """$1,234.50 — keeps the amount's own precision; whole amounts show no cents."""
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    exponent = amount.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if places > 2 and amount == amount.quantize(Decimal("0.01")):
+        places = 2
+    return f"{sign}${amount:,.{places}f}"
+
+
+def format_decimal(value: Decimal) -> str:
+    """A decimal without exponent notation."""
+    text = format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+    return text
+
+
+def words(name: str) -> str:
+    """`passport_denial_threshold` → 'passport denial threshold'."""
+    return name.replace("_", " ")
+
+
+@dataclass
+class Labels:
+    """Plain-language names for parameters and derived values (fields carry their own)."""
+
+    params: Mapping[str, str] = field(default_factory=dict)
+    derived: Mapping[str, str] = field(default_factory=dict)
+
+    def of(self, node: Name) -> str:
+        if node.kind == "param":
+            return "the " + self.params.get(node.key, words(node.key))
+        if node.kind == "derived":
+            return self.derived.get(node.key, words(node.key))
+        if node.spec is not None:
+            return node.spec.label
+        return words(node.path)
+
+
+class Renderer:
+    """Turns an expression into a sentence; `values` (by path) adds the case's values in brackets.
+
+    `params` (values in force) lets the docs show a threshold's amount without a case.
+    """
+
+    def __init__(
+        self,
+        labels: Labels | None = None,
+        values: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.labels = labels or Labels()
+        self.values = values
+        self.params = params or {}
+
+    def render(self, node: Node) -> str:
+        return self._render(node, top=True)
+
+    def _render(self, node: Node, top: bool = False) -> str:
+        if isinstance(node, Literal):
+            if isinstance(node.value, str):
+                return node.value
+            return format_value(node.value, node.type)
+        if isinstance(node, Name):
+            return self._name(node)
+        if isinstance(node, Unary):
+            if node.op == "not":
+                return "not " + self._wrap(node.operand)
+            return "minus " + self._wrap(node.operand)
+        if isinstance(node, Binary):
+            return f"{self._wrap(node.left)} {_ARITHMETIC_WORDS[node.op]} {self._wrap(node.right)}"
+        if isinstance(node, Compare):
+            return self._compare(node)
+        if isinstance(node, Membership):
+            verb = "is not one of" if node.negated else "is one of"
+            return f"{self._render(node.operand)} {verb} {', '.join(str(v) for v in node.values)}"
+        if isinstance(node, BoolOp):
+            text = f" {node.op} ".join(self._wrap(op) for op in node.operands)
+            return text
+        if isinstance(node, Quantifier):
+            inner = Renderer(self.labels, None, self.params)._render(node.predicate)
+            collection = self._render(node.collection)
+            if node.function == "any_of":
+                return f"any of {collection} has {inner}"
+            return f"the number of {collection} with {inner}"
+        if isinstance(node, Call):
+            return self._call(node)
+        return "?"
+
+    def _wrap(self, node: Node) -> str:
+        text = self._render(node)
+        if isinstance(node, BoolOp | Binary):
+            return f"({text})"
+        return text
+
+    def _name(self, node: Name) -> str:
+        label = self.labels.of(node)
+        if node.kind == "item":
+            return label
+        if node.type is Type.BOOL and self.values is None:
+            return label
+        if self.values is not None and node.path in self.values:
+            return f"{label} ({format_value(self.values[node.path], node.type)})"
+        if node.kind == "param" and node.key in self.params:
+            return f"{label} ({format_value(self.params[node.key], node.type)})"
+        return label
+
+    def _compare(self, node: Compare) -> str:
+        left, right = node.left, node.right
+        if right.type is Type.BOOL and isinstance(right, Literal) and node.op in ("==", "!="):
+            positive = (right.value is True) == (node.op == "==")
+            return self._render(left) if positive else "not " + self._wrap(left)
+        words_ = _COMPARE_WORDS[node.op]
+        if node.left.type is Type.DATE and node.op in (">", ">=", "<", "<="):
+            words_ = {
+                ">": "is after",
+                ">=": "is on or after",
+                "<": "is before",
+                "<=": "is on or before",
+            }[node.op]
+        return f"{self._render(left)} {words_} {self._render(right)}"
+
+    def _call(self, node: Call) -> str:
+        args = [self._render(a) for a in node.args]
+        function = node.function
+        if function == "taken":
+            return f"{words(args[0])} has been done"
+        if function == "days_since_taken":
+            return f"the days since {words(args[0])}"
+        if function == "min":
+            return "the smaller of " + " and ".join(args)
+        if function == "max":
+            return "the larger of " + " and ".join(args)
+        if function == "abs":
+            return f"the size of {args[0]}"
+        if function == "days_between":
+            return f"the days from {args[0]} to {args[1]}"
+        if function == "days_since":
+            return f"the days since {args[0]}"
+        return f"{function}({', '.join(args)})"

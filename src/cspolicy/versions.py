@@ -1,0 +1,47 @@
+"""Dated versions of a policy set: pick the version in force for each snapshot's date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from cspolicy.decision import Decision
+from cspolicy.loading import select_version, version_directories
+from cspolicy.policy import PolicySet, _as_snapshot, load_policy
+from cspolicy.snapshot import CaseSnapshot
+
+
+class PolicyVersions:
+    """Every dated version of a policy set, compiled on first use; evaluates each snapshot under
+    the version in force on its `as_of` (and parents chosen by the same date)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._by_chain: dict[tuple[str, ...], PolicySet] = {}
+        self._by_date: dict[dt.date, PolicySet] = {}
+
+    @property
+    def versioned(self) -> bool:
+        """Whether the set holds dated version directories."""
+        return bool(version_directories(self.path))
+
+    def for_date(self, day: dt.date) -> PolicySet:
+        """The compiled version in force on `day`; raises PolicyError when none is."""
+        policy = self._by_date.get(day)
+        if policy is None:
+            select_version(self.path, day)  # raises a clear error for a date before any version
+            policy = load_policy(self.path, day)
+            key = tuple(str(path) for _, _, path in policy.compiled.source.chain)
+            policy = self._by_chain.setdefault(key, policy)
+            self._by_date[day] = policy
+        return policy
+
+    def latest(self) -> PolicySet:
+        """The newest version."""
+        return load_policy(self.path)
+
+    def evaluate(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> Decision:
+        """Evaluate `snapshot` under the version in force on its date."""
+        case = _as_snapshot(snapshot)
+        return self.for_date(case.as_of).evaluate(case)
