@@ -96,7 +96,10 @@ def parse_expression(text: str) -> Node:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        column = max((exc.offset or 1) - 1 + lead, 0)
+        offset = exc.offset or 0
+        if offset <= 0:  # Python reports "unexpected end" at offset 0: point past the end instead
+            offset = len((exc.text or source).rstrip("\n")) + 1
+        column = max(offset - 1 + lead, 0)
         raise ExpressionSyntaxError(
             Code.EXPRESSION_SYNTAX,
             f"invalid expression: {exc.msg}",
