@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest policy-tests docs docs-serve bench fuzz clean
+.PHONY: demo test lint typecheck pytest policy-tests schema docs docs-serve bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ pytest: $(STAMP_DEV)
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 policy-tests: $(STAMP_DEV)
-	$(BIN)/cspolicy test policies
+	$(BIN)/cspolicy test --coverage --fail-under 100 policies
+
+## make schema: regenerate the JSON Schemas under schema/ from the pydantic models
+schema: $(STAMP_BASE)
+	$(BIN)/cspolicy schema all -o schema
 
 docs: $(STAMP_DEV)
 	$(BIN)/mkdocs build --strict --site-dir site

@@ -59,10 +59,7 @@ class PolicyTestItem(pytest.Item):
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
         if isinstance(excinfo.value, PolicyCaseFailed):
             result = excinfo.value.result
-            lines = [f"{result.location}: {result.name}"]
-            if result.error:
-                lines.append(result.error)
-            lines.extend(result.failures)
+            lines = [f"{result.location}: {result.name}", *result.report()]
             return "\n".join(lines)
         return str(super().repr_failure(excinfo))
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cspolicy.coverage import Coverage
 from cspolicy.decision import Decision
 from cspolicy.diagnostics import Code, CSPolicyError, Location, PolicyError, Problem
 from cspolicy.loading import TEST_SUFFIX, pydantic_problems
@@ -25,8 +27,9 @@ class Expectation(BaseModel):
     absent: list[str] = Field(default_factory=list, description="Each must not be recommended")
     held: list[str] = Field(default_factory=list, description="Each action must be held")
     waiting: list[str] = Field(default_factory=list, description="Each action must be waiting")
-    outputs: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="action code → output name → expected value"
+    outputs: dict[str, dict[str, str | bool | int | Decimal | None]] = Field(
+        default_factory=dict,
+        description="action code → output name → expected value (numbers compare by value)",
     )
     only: bool = Field(False, description="`actions` is the complete list of recommended actions")
 
@@ -64,6 +67,40 @@ class CaseResult:
     @property
     def passed(self) -> bool:
         return not self.failures and self.error is None
+
+    def got(self) -> list[str]:
+        """What the policy decided, one line per outcome, to read beside what was expected."""
+        if self.decision is None:
+            return []
+        decision = self.decision
+        lines = [f"got (policy {decision.policy.id} {decision.policy.version}, as of {decision.as_of}):"]
+        actions = [a.action + (f" {_outputs(a.outputs)}" if a.outputs else "") for a in decision.actions]
+        lines.append(f"  recommended: {', '.join(actions) or 'none'}")
+        if decision.held:
+            lines.append(f"  held: {', '.join(f'{h.action} (by {h.held_by})' for h in decision.held)}")
+        if decision.waiting:
+            waits = ", ".join(f"{w.action} (for {', '.join(w.waiting_for)})" for w in decision.waiting)
+            lines.append(f"  waiting: {waits}")
+        return lines
+
+    def report(self) -> list[str]:
+        """The failure report: error or each difference with its explanation, then what was got."""
+        lines = [self.error] if self.error else [*self.failures]
+        if not self.passed:
+            lines.extend(self.got())
+        return lines
+
+
+def _outputs(outputs: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{name}={value}" for name, value in outputs.items()) + ")"
+
+
+def same_value(expected: Any, got: Any) -> bool:
+    """Whether an output equals its expected value: numbers by value (2.00 == 2.00000), else text."""
+    try:
+        return Decimal(str(expected)) == Decimal(str(got))
+    except (InvalidOperation, ValueError):
+        return str(expected) == str(got)
 
 
 @dataclass
@@ -163,13 +200,15 @@ def compare(expect: Expectation, decision: Decision) -> list[str]:
         for name, value in outputs.items():
             if name not in got:
                 failures.append(f"{code}: no output {name!r} (outputs: {', '.join(got) or 'none'})")
-            elif str(got[name]) != str(value):
+            elif not same_value(value, got[name]):
                 failures.append(f"{code}: output {name} expected {value} but got {got[name]}")
     return failures
 
 
-def run_file(path: Path, cache: dict[Path, PolicyVersions] | None = None) -> list[CaseResult]:
-    """Run every case of one test file."""
+def run_file(
+    path: Path, cache: dict[Path, PolicyVersions] | None = None, coverage: Coverage | None = None
+) -> list[CaseResult]:
+    """Run every case of one test file; with `coverage`, tally what each case exercised."""
     cache = {} if cache is None else cache
     try:
         tests = load_tests(path)
@@ -177,11 +216,22 @@ def run_file(path: Path, cache: dict[Path, PolicyVersions] | None = None) -> lis
         return [CaseResult(path, "(test file)", exc.problems[0].location, error=str(exc))]
     key = tests.policy_path.resolve()
     versions = cache.setdefault(key, PolicyVersions(tests.policy_path))
-    return [run_case(tests, i, versions) for i in range(len(tests.model.cases))]
+    results = [run_case(tests, i, versions) for i in range(len(tests.model.cases))]
+    if coverage is not None:
+        try:
+            for policy in versions.all():
+                coverage.include(policy.compiled)
+        except PolicyError as exc:
+            location = exc.problems[0].location if exc.problems else Location(str(path))
+            results.append(CaseResult(path, "(policy for coverage)", location, error=str(exc)))
+        for result in results:
+            if result.decision is not None:
+                coverage.record(result.decision)
+    return results
 
 
-def run_tests(path: str | Path) -> list[CaseResult]:
-    """Run every YAML test file under `path`."""
+def run_tests(path: str | Path, coverage: Coverage | None = None) -> list[CaseResult]:
+    """Run every YAML test file under `path`; with `coverage`, tally rules and comparisons."""
     cache: dict[Path, PolicyVersions] = {}
     results: list[CaseResult] = []
     files = find_test_files(path)
@@ -195,5 +245,5 @@ def run_tests(path: str | Path) -> list[CaseResult]:
             )
         )
     for file in files:
-        results.extend(run_file(file, cache))
+        results.extend(run_file(file, cache, coverage))
     return results

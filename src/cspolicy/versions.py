@@ -37,6 +37,16 @@ class PolicyVersions:
             self._by_date[day] = policy
         return policy
 
+    def all(self) -> list[PolicySet]:
+        """Every version of the set, oldest first (the set itself when it holds no versions)."""
+        directories = version_directories(self.path) or [self.path]
+        policies = []
+        for directory in directories:
+            policy = load_policy(directory)
+            key = tuple(str(path) for _, _, path in policy.compiled.source.chain)
+            policies.append(self._by_chain.setdefault(key, policy))
+        return sorted(policies, key=lambda p: p.effective_from)
+
     def latest(self) -> PolicySet:
         """The newest version."""
         return load_policy(self.path)
