@@ -173,7 +173,7 @@ rules:
     assert caught.value.problem.code is Code.DIVISION_BY_ZERO
     assert str(caught.value) == (
         f"case ZERO-1: {path}:13:11: rule 'ratio': division by zero in "
-        "`arrears.total / order.monthly_amount >= 3` (monthly support amount is 0) [CSP503]"
+        "`arrears.total / order.monthly_amount >= 3` (the monthly support amount is 0) [CSP503]"
     )
 
 

@@ -227,3 +227,17 @@ rules:
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:13:12: rule 'r' when: cannot compare a date (order.established_on) with money (arrears.total) [CSP304]"
     ]
+
+
+def test_yes_no_conditions_read_as_state_with_values_and_as_words_without() -> None:
+    node = parse_expression("not order.income_withholding_active and paying_parent.employer_known")
+    check(node, Scope(FIELDS, {}))
+    values = {"order.income_withholding_active": False, "paying_parent.employer_known": True}
+    assert (
+        Renderer(values=values).render(node)
+        == "income withholding is in effect: no and the employer is known: yes"
+    )
+    assert (
+        Renderer().render(node)
+        == "it is not true that income withholding is in effect and the employer is known"
+    )

@@ -120,7 +120,7 @@ class Renderer:
             return self._name(node)
         if isinstance(node, Unary):
             if node.op == "not":
-                return "not " + self._wrap(node.operand)
+                return self._negated(node.operand)
             return "minus " + self._wrap(node.operand)
         if isinstance(node, Binary):
             return f"{self._wrap(node.left)} {_ARITHMETIC_WORDS[node.op]} {self._wrap(node.right)}"
@@ -148,11 +148,20 @@ class Renderer:
             return f"({text})"
         return text
 
+    def _negated(self, operand: Node) -> str:
+        if isinstance(operand, Name) and operand.type is Type.BOOL:
+            if self.values is not None and operand.path in self.values:
+                return self._name(operand)  # "label: no" already says why the negation holds
+            return f"it is not true that {self.labels.of(operand)}"
+        return "not " + self._wrap(operand)
+
     def _name(self, node: Name) -> str:
         label = self.labels.of(node)
         if node.kind == "item":
             return label
-        if node.type is Type.BOOL and self.values is None:
+        if node.type is Type.BOOL:
+            if self.values is not None and node.path in self.values:
+                return f"{label}: {format_value(self.values[node.path], Type.BOOL)}"
             return label
         if self.values is not None and node.path in self.values:
             return f"{label} ({format_value(self.values[node.path], node.type)})"
@@ -164,7 +173,7 @@ class Renderer:
         left, right = node.left, node.right
         if right.type is Type.BOOL and isinstance(right, Literal) and node.op in ("==", "!="):
             positive = (right.value is True) == (node.op == "==")
-            return self._render(left) if positive else "not " + self._wrap(left)
+            return self._render(left) if positive else self._negated(left)
         words_ = _COMPARE_WORDS[node.op]
         if node.left.type is Type.DATE and node.op in (">", ">=", "<", "<="):
             words_ = {
