@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cspolicy.decision import Decision
+from cspolicy.diagnostics import Code, Location, PolicyError, Problem
 from cspolicy.loading import select_version, version_directories
 from cspolicy.policy import PolicySet, _as_snapshot, load_policy
 from cspolicy.snapshot import CaseSnapshot
@@ -55,3 +56,28 @@ class PolicyVersions:
         """Evaluate `snapshot` under the version in force on its date."""
         case = _as_snapshot(snapshot)
         return self.for_date(case.as_of).evaluate(case)
+
+
+def split_spec(spec: str) -> tuple[Path, dt.date | None]:
+    """`PATH@YYYY-MM-DD` → (PATH, date); a plain PATH → (PATH, None). A bad date is a PolicyError."""
+    path, at, day = spec.rpartition("@")
+    if not at:
+        return Path(spec), None
+    try:
+        return Path(path), dt.date.fromisoformat(day)
+    except ValueError:
+        problem = Problem(
+            Code.INVALID_VALUE,
+            f"{day!r} after '@' is not a date (YYYY-MM-DD); write PATH@2025-01-13",
+            Location(spec),
+        )
+        raise PolicyError([problem]) from None
+
+
+def load_spec(spec: str) -> PolicySet:
+    """The policy version a command-line spec names: `PATH@DATE` (the version in force that day),
+    a version directory, or a set (its latest version)."""
+    path, day = split_spec(spec)
+    if day is not None:
+        select_version(path, day)  # a date before every version is a clear error
+    return load_policy(path, day)
