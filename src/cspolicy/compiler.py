@@ -116,6 +116,7 @@ class CompiledRule:
     outputs: dict[str, CompiledExpression]
     citations: list[CitationOut]
     due_after: CompiledExpression | None = None
+    due_extended_when: CompiledExpression | None = None
     due_citations: list[CitationOut] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)
 
@@ -366,6 +367,7 @@ class _Compiler:
             if expression is not None:
                 outputs[name] = expression
         due_after = None
+        due_extended_when = None
         due_citations: list[CitationOut] = []
         if rule.due is not None:
             due_after = self.expression(
@@ -378,6 +380,23 @@ class _Compiler:
                     due_after.location,
                 )
             due_citations = self.citations(rule.due.cite, entity, ("due", "cite"), required=False)
+            if rule.due.extended is not None:
+                due_extended_when = self.expression(
+                    rule.due.extended.when,
+                    entity,
+                    ("due", "extended", "when"),
+                    scope,
+                    f"rule {rule.id!r} due extended",
+                )
+                if due_extended_when is not None and due_extended_when.node.type is not Type.BOOL:
+                    self.error(
+                        Code.TYPE_MISMATCH,
+                        f"rule {rule.id!r} due: `extended.when` must be yes/no",
+                        due_extended_when.location,
+                    )
+                due_citations += self.citations(
+                    rule.due.extended.cite, entity, ("due", "extended", "cite"), required=False
+                )
         return CompiledRule(
             rule=rule,
             entity=entity,
@@ -387,6 +406,7 @@ class _Compiler:
             outputs=outputs,
             citations=citations,
             due_after=due_after,
+            due_extended_when=due_extended_when,
             due_citations=due_citations,
         )
 

@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from cspolicy.evaluate import CaseRun
+    from cspolicy.nearmiss import NearMiss
+    from cspolicy.policy import PolicySet
+    from cspolicy.records import DecisionRecord, PolicyTexts
+    from cspolicy.snapshot import CaseSnapshot
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class _Out(BaseModel):
@@ -110,6 +120,9 @@ class Decision(_Out):
     waiting: list[WaitingAction] = Field(default_factory=list)
 
     _run: CaseRun | None = PrivateAttr(default=None)
+    # When it was evaluated: part of the record, never of `to_json()` (which must not vary).
+    _evaluated_at: dt.datetime = PrivateAttr(default_factory=_now)
+
 
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON: the same case under the same policy gives byte-identical text."""
@@ -134,3 +147,29 @@ class Decision(_Out):
     def explain(self, rule_id: str) -> WhyNot:
         """Alias of `why_not`: explains a rule whether or not it fired."""
         return self.why_not(rule_id)
+
+    def record(self) -> DecisionRecord:
+        """The decision record: record id, policy digest, parameter values, snapshot digest,
+        cspolicy version and evaluation time (see `cspolicy.records`)."""
+        from cspolicy.records import build_record
+
+        return build_record(self)
+
+    @classmethod
+    def from_record(
+        cls, record: DecisionRecord, snapshot: CaseSnapshot, policy: PolicySet | PolicyTexts
+    ) -> Decision:
+        """Reproduce a recorded decision from its snapshot and the policy (or its stored texts);
+        raises ReplayMismatch when either is not the one the record names."""
+        from cspolicy.records import replay
+
+        return replay(record, snapshot, policy)
+
+    def near_misses(self, threshold: Decimal | None = None, days: int = 30) -> list[NearMiss]:
+        """Rules that did not apply but are close: within `threshold` (a share, default 10%) of
+        a numeric limit or `days` of a date condition, each with what would have to change."""
+        from cspolicy.nearmiss import near_misses
+
+        if self._run is None:
+            raise RuntimeError("this decision was not produced by an evaluation; re-evaluate it")
+        return near_misses(self._run, threshold=threshold, days=days)

@@ -103,14 +103,36 @@ class Derived(_Strict):
     label: str | None = None
 
 
+class DueExtension(_Strict):
+    """A longer clock that replaces `days` when a condition holds (e.g. service of process needed)."""
+
+    days: int = Field(gt=0, le=3650, description="Days allowed when `when` holds")
+    when: str = Field(min_length=1, description="Condition under which the longer clock applies")
+    cite: CitationList = Field(default_factory=list)
+
+    _normalize_cite = field_validator("cite", mode="before")(_citation_list)
+
+
 class Due(_Strict):
     """A statutory clock: the action is due `days` after the date given by `after`."""
 
     days: int = Field(gt=0, le=3650)
     after: str = Field(min_length=1, description="Expression giving the trigger date")
+    business_days: bool = Field(
+        False, description="Count Monday to Friday only (public holidays are not skipped)"
+    )
+    extended: DueExtension | None = Field(
+        None, description="A longer clock when a condition holds, e.g. 60 days when papers must be served"
+    )
     cite: CitationList = Field(default_factory=list)
 
     _normalize_cite = field_validator("cite", mode="before")(_citation_list)
+
+    @model_validator(mode="after")
+    def _longer_extension(self) -> Due:
+        if self.extended is not None and self.extended.days <= self.days:
+            raise ValueError("'extended.days' must be longer than 'days'")
+        return self
 
 
 Conditions = Annotated[list[str], Field(description="Expressions; all must hold")]

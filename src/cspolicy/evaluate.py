@@ -216,12 +216,22 @@ class CaseRun:
         return decision
 
     def clock(self, rule: CompiledRule) -> tuple[dt.date | None, bool | None]:
-        if rule.due_after is None or rule.rule.due is None:
+        """The statutory clock of a recommended action: its due date and whether it has passed.
+
+        The longer `extended` clock applies only when its condition is true (unknown → the
+        normal clock). Without a trigger date for this case there is no clock (None, None).
+        """
+        due = rule.rule.due
+        if rule.due_after is None or due is None:
             return None, None
         start = self.run(rule.due_after, rule)
         if start is None:
             return None, None
-        due_by = start + dt.timedelta(days=rule.rule.due.days)
+        days = due.days
+        extended = rule.due_extended_when
+        if due.extended is not None and extended is not None and self.run(extended, rule) is True:
+            days = due.extended.days
+        due_by = add_business_days(start, days) if due.business_days else start + dt.timedelta(days=days)
         return due_by, self.snapshot.as_of > due_by
 
     def why_not(self, rule_id: str) -> WhyNot:
@@ -308,6 +318,20 @@ class CaseRun:
             return f"exactly at {target}; it must be {'more' if node.op == '>' else 'less'} than that"
         direction = "below" if node.op in (">", ">=") else "above"
         return f"{shown} {direction} {target}"
+
+
+def add_business_days(start: dt.date, days: int) -> dt.date:
+    """The `days`-th Monday-to-Friday day after `start` (public holidays are not skipped)."""
+    weeks, rest = divmod(days, 5)
+    day = start + dt.timedelta(weeks=weeks)
+    while rest:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            rest -= 1
+    # A whole number of weeks from a weekend trigger lands on a weekend: move to Friday's count.
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return day
 
 
 def _bare(node: Node) -> CompiledExpression:

@@ -220,6 +220,7 @@ def snapshot_facts(snapshot: CaseSnapshot) -> dict[str, Any]:
     received = [p for p in snapshot.payments if p.date <= as_of]
     last = max((p.date for p in received), default=None)
     facts["payments.last_date"] = last
+    facts["arrears.delinquent_since"] = delinquent_since(facts["arrears.total"], last, snapshot.order)
     facts["payments.days_since_last"] = (as_of - last).days if last else NO_PAYMENT_DAYS
     facts["payments.to_family_arrears_in_period"] = sum(
         (
@@ -230,6 +231,20 @@ def snapshot_facts(snapshot: CaseSnapshot) -> dict[str, Any]:
         Decimal("0"),
     )
     return facts
+
+
+def delinquent_since(total: Decimal, last_payment: dt.date | None, order: Order) -> dt.date | None:
+    """The first day of the current run without payment, while past-due support is owed.
+
+    The day after the last payment (the order date when none was ever received); None when
+    nothing is past due. It is the trigger of the 45 CFR 303.6 clock: a delinquency cannot have
+    been identified before it. A later partial payment restarts it.
+    """
+    if total <= 0:
+        return None
+    if last_payment is None:
+        return order.established_on
+    return max(last_payment + dt.timedelta(days=1), order.established_on)
 
 
 def _spec(path: str, type_: Type, label: str, description: str = "", **extra: Any) -> FieldSpec:
@@ -285,6 +300,13 @@ FIELDS: dict[str, FieldSpec] = {
         _spec("arrears.state_owed", Type.MONEY, "past-due support owed to the state"),
         _spec("arrears.state_owed_pre_1996", Type.MONEY, "state-owed debt from before 1996"),
         _spec("arrears.total", Type.MONEY, "past-due support"),
+        _spec(
+            "arrears.delinquent_since",
+            Type.DATE,
+            "the start of the current delinquency",
+            "The day after the last payment (the order date when none) while support is past due",
+            optional=True,
+        ),
         _spec("payments", Type.LIST, "payments", items=_PAYMENT_ITEMS),
         _spec("payments.last_date", Type.DATE, "date of the last payment", optional=True),
         _spec("payments.days_since_last", Type.INTEGER, "days since the last payment", unit="days"),

@@ -231,12 +231,12 @@ def _quantifier(node: Quantifier, scope: Scope) -> Type:
 def _call(node: Call, scope: Scope) -> Type:
     function = node.function
     types = [check(arg, scope) for arg in node.args]
-    if function in ("taken", "days_since_taken"):
+    if function in ("taken", "days_since_taken", "date_taken"):
         code = node.args[0]
         assert isinstance(code, Literal)
         if not ACTION_CODE.match(str(code.value)):
             raise CheckError(Code.BAD_ARGUMENTS, f"{code.value!r} is not an action code", node)
-        return Type.BOOL if function == "taken" else Type.INTEGER
+        return {"taken": Type.BOOL, "date_taken": Type.DATE}.get(function, Type.INTEGER)
     if function in ("min", "max"):
         if len(types) < 2:
             raise CheckError(Code.BAD_ARGUMENTS, f"{function}() needs at least two values", node)

@@ -221,12 +221,14 @@ def _quantifier(node: Quantifier) -> Fn:
 
 def _call(node: Call) -> Fn:
     function = node.function
-    if function in ("taken", "days_since_taken"):
+    if function in ("taken", "days_since_taken", "date_taken"):
         first = node.args[0]
         assert isinstance(first, Literal)
         code = str(first.value)
         if function == "taken":
             return lambda c: c.last_taken(code) is not None
+        if function == "date_taken":
+            return lambda c: c.last_taken(code)
 
         def days_since_taken(c: Context) -> int | None:
             last = c.last_taken(code)

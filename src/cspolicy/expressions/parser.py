@@ -36,6 +36,7 @@ FUNCTIONS = {
     "count_of": "how many items of a list match a condition",
     "taken": "whether an action appears in the enforcement history (sent or completed)",
     "days_since_taken": "days since an action was last taken",
+    "date_taken": "the date an action was last taken (nothing when never)",
 }
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -257,7 +258,7 @@ class _Converter:
             raise self.fail(node, f"{function}() takes no keyword arguments", Code.BAD_ARGUMENTS)
         if function == "date":
             return self.date_literal(node)
-        if function in ("taken", "days_since_taken"):
+        if function in ("taken", "days_since_taken", "date_taken"):
             if len(node.args) != 1 or not (
                 isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
             ):

@@ -189,6 +189,8 @@ class Renderer:
         function = node.function
         if function == "taken":
             return f"{words(args[0])} has been done"
+        if function == "date_taken":
+            return f"the date {words(args[0])} was done"
         if function == "days_since_taken":
             return f"the days since {words(args[0])}"
         if function == "min":
