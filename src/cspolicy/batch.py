@@ -1,0 +1,469 @@
+"""Caseload evaluation: a whole table at once with polars, agreeing exactly with `PolicySet.evaluate`.
+
+The result is a long decisions table, one row per (case, rule whose action is recommended, held
+or waiting), plus an errors table with one row per case that could not be decided (invalid
+row, division by zero reached, no parameter value, date outside the policy's version). Nothing
+is dropped: rows in = cases decided + error rows (`BatchSummary.reconciles`).
+
+Decisions columns: `row_number` (1-based row of the input), `case_id`, `as_of`, `action`,
+`rule`, `kind`, `status` (recommended | held | waiting), `held_by`, `waiting_for`, `priority`,
+`due_by`, `overdue`, and `outputs.NAME` for each output the policy computes (null unless
+recommended). Rows are ordered like `Decision`: per case, recommended actions by priority, then
+held, then waiting, each in policy order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from cspolicy.caseload import MONEY, RowError, frame_to_snapshots
+from cspolicy.caseload_checks import ERROR_SCHEMA, ROW
+from cspolicy.compiler import CompiledExpression
+from cspolicy.diagnostics import Code, EvaluationError
+from cspolicy.expressions import Renderer
+from cspolicy.expressions.vectorized import NotVectorizable, Vector, VectorCompiler, reached
+from cspolicy.snapshot import NO_PAYMENT_DAYS, CaseSnapshot
+
+if TYPE_CHECKING:
+    from cspolicy.decision import Decision
+    from cspolicy.policy import PolicySet
+
+STATUSES = ("recommended", "held", "waiting")
+TAKEN_STATUSES = ["sent", "completed"]
+BASE_SCHEMA: dict[str, pl.DataType] = {
+    "row_number": pl.Int64(),
+    "case_id": pl.String(),
+    "as_of": pl.Date(),
+    "action": pl.String(),
+    "rule": pl.String(),
+    "kind": pl.String(),
+    "status": pl.String(),
+    "held_by": pl.String(),
+    "waiting_for": pl.List(pl.String()),
+    "priority": pl.Int64(),
+    "due_by": pl.Date(),
+    "overdue": pl.Boolean(),
+}
+
+
+@dataclass
+class BatchResult:
+    """Decisions and error rows of one evaluated table."""
+
+    decisions: pl.DataFrame
+    errors: pl.DataFrame
+    rows: int
+
+    @property
+    def decided(self) -> int:
+        return self.rows - self.errors.height
+
+
+@dataclass
+class BatchSummary:
+    """What a caseload run did: rows read, cases decided, error rows, actions by code, time."""
+
+    rows: int = 0
+    decided: int = 0
+    errors: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    mode: str = "vectorized"
+
+    @property
+    def reconciles(self) -> bool:
+        """rows in = cases decided + error rows."""
+        return self.rows == self.decided + self.errors
+
+    @property
+    def cases_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def add(self, result: BatchResult) -> None:
+        self.rows += result.rows
+        self.decided += result.decided
+        self.errors += result.errors.height
+        recommended = result.decisions.filter(pl.col("status") == "recommended")
+        for action, count in recommended.group_by("action").len().iter_rows():
+            self.actions[action] += count
+
+
+class VectorPlan:
+    """A policy compiled to polars expressions, ready to evaluate validated caseload tables."""
+
+    def __init__(self, policy: PolicySet) -> None:
+        self.policy = policy
+        compiled = policy.compiled
+        self.compiler = VectorCompiler(Renderer(compiled.labels))
+        self.derived: list[tuple[str, Vector]] = [
+            (name, self.compiler.compile(d.expression.node)) for name, d in compiled.derived.items()
+        ]
+        self.rules = {rule_id: self._rule(rule_id) for rule_id in policy.order}
+        for rule in compiled.rules.values():
+            for required in rule.rule.requires:
+                self.compiler.taken_codes.add(compiled.rules[required].rule.action or "")
+        self.output_names = sorted({name for rule in compiled.rules.values() for name in rule.outputs})
+        self.schema = self.evaluate(_empty_valid()).decisions.schema
+
+    def _rule(self, rule_id: str) -> dict[str, Any]:
+        rule = self.policy.compiled.rules[rule_id]
+        return {
+            "when": [self._condition(c, rule_id) for c in rule.when],
+            "unless": [self._condition(c, rule_id) for c in rule.unless],
+            "outputs": {name: self._condition(e, rule_id) for name, e in rule.outputs.items()},
+            "due_after": self._condition(rule.due_after, rule_id) if rule.due_after else None,
+        }
+
+    def _condition(self, expression: CompiledExpression, rule_id: str) -> Vector:
+        vector = self.compiler.compile(expression.node)
+        where = f"{expression.location}: rule {rule_id!r}: "
+        errors = [
+            (condition, pl.format("{}{} in `{}`", pl.lit(where), message, pl.lit(expression.text)))
+            for condition, message in vector.errors
+        ]
+        return Vector(vector.value, errors)
+
+    # -- columns every rule reads ---------------------------------------------------------------
+    def facts(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Add derived facts, parameter values by as_of, taken dates and derived values."""
+        as_of_day = pl.col("as_of").cast(pl.Int32)
+        offsets = pl.col("payments").list.eval(pl.element().struct.field("date").cast(pl.Int32)) - as_of_day
+        received = offsets.list.eval(pl.element().le(0).cast(pl.Int64))
+        month_start = offsets - (1 - pl.col("as_of").dt.day().cast(pl.Int32))
+        this_month = month_start.list.eval(pl.element().ge(0).cast(pl.Int64))
+        family = pl.col("payments").list.eval(
+            (pl.element().struct.field("applied_to") == "family_arrears").cast(pl.Int64)
+        )
+        cents = pl.col("payments").list.eval((pl.element().struct.field("amount") * 100).cast(pl.Int64))
+        last_offset = offsets.list.eval(pl.element().filter(pl.element() <= 0)).list.max()
+        columns = [
+            (pl.col("arrears.family_owed") + pl.col("arrears.state_owed")).alias("arrears.total"),
+            (as_of_day + last_offset).cast(pl.Date).alias("payments.last_date"),
+            (-last_offset).cast(pl.Int64).fill_null(NO_PAYMENT_DAYS).alias("payments.days_since_last"),
+            ((received * this_month * family * cents).list.sum().cast(pl.Decimal(38, 0)) * Decimal("0.01"))
+            .cast(MONEY)
+            .alias("payments.to_family_arrears_in_period"),
+        ]
+        for code in sorted(self.compiler.taken_codes):
+            entry = pl.element().struct
+            taken = (entry.field("action") == code) & entry.field("status").is_in(TAKEN_STATUSES)
+            columns.append(
+                pl.col("enforcement")
+                .list.eval(pl.when(taken).then(entry.field("date")))
+                .list.max()
+                .alias(f"taken.{code}")
+            )
+        for name, parameter in self.policy.compiled.parameters.items():
+            value: Any = None
+            for dated in parameter.values:
+                inside = pl.col("as_of") >= dated.start
+                if dated.end is not None:
+                    inside = inside & (pl.col("as_of") < dated.end)
+                literal = _param_literal(dated.value)
+                value = pl.when(inside).then(literal) if value is None else value.when(inside).then(literal)
+            columns.append((pl.lit(None) if value is None else value.otherwise(None)).alias(f"params.{name}"))
+        frame = frame.with_columns(columns)
+        for name, vector in self.derived:  # in dependency order: one may read another
+            frame = frame.with_columns(
+                vector.value.alias(f"derived.{name}"),
+                _first_error(vector.errors).alias(f"derived_error.{name}"),
+            )
+        return frame
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(self, valid: pl.DataFrame) -> BatchResult:
+        """Decide every row of a validated table (canonical schema plus `__row`)."""
+        policy = self.policy
+        compiled = policy.compiled
+        frame = self.facts(valid)
+        errors: list[tuple[pl.Expr, pl.Expr]] = [_version_error(policy)]
+        applies: dict[str, pl.Expr] = {}
+        conditions: list[pl.Expr] = []
+        for rule_id, plan in self.rules.items():
+            going: pl.Expr = pl.lit(True)
+            for index, vector in enumerate(plan["when"]):
+                name = f"when.{rule_id}.{index}"
+                conditions.append(vector.value.alias(name))
+                errors += reached(vector.errors, going)
+                going = going & pl.col(name).fill_null(False)
+            for index, vector in enumerate(plan["unless"]):
+                name = f"unless.{rule_id}.{index}"
+                conditions.append(vector.value.alias(name))
+                errors += reached(vector.errors, going)
+                going = going & ~pl.col(name).fill_null(False)
+            applies[rule_id] = going
+        frame = frame.with_columns(conditions)
+        frame = frame.with_columns(expr.alias(f"applies.{rule_id}") for rule_id, expr in applies.items())
+        held_by = self._holds()
+        status = {rule_id: self._status(rule_id, held_by) for rule_id in compiled.rules}
+        frame = frame.with_columns(
+            *(expr.alias(f"status.{rule_id}") for rule_id, expr in status.items() if expr is not None),
+            *(expr.alias(f"held_by.{rule_id}") for rule_id, expr in held_by.items()),
+        )
+        outputs: list[pl.Expr] = []
+        for rule_id, rule in compiled.rules.items():
+            plan = self.rules[rule_id]
+            recommended = (
+                pl.col(f"status.{rule_id}") == "recommended" if status[rule_id] is not None else None
+            )
+            if recommended is None:
+                continue
+            for name, vector in plan["outputs"].items():
+                outputs.append(vector.value.alias(f"out.{rule_id}.{name}"))
+                errors += reached(vector.errors, recommended.fill_null(False))
+            if plan["due_after"] is not None and rule.rule.due is not None:
+                start = plan["due_after"].value
+                outputs.append((start + dt.timedelta(days=rule.rule.due.days)).alias(f"due.{rule_id}"))
+                errors += reached(plan["due_after"].errors, recommended.fill_null(False))
+        frame = frame.with_columns(*outputs, _first_error(errors).alias("__error"))
+        failed = frame.filter(pl.col("__error").is_not_null())
+        decided = frame.filter(pl.col("__error").is_null())
+        error_rows = failed.select(
+            pl.col(ROW).alias("row_number"), pl.col("case_id"), pl.col("__error").alias("reason")
+        )
+        return BatchResult(self._long(decided), error_rows.cast(ERROR_SCHEMA), valid.height)  # type: ignore[arg-type]
+
+    def _holds(self) -> dict[str, pl.Expr]:
+        """held_by per rule, settled in graph order exactly as the reference does."""
+        compiled = self.policy.compiled
+        held_by: dict[str, pl.Expr] = {}
+        for rule_id in self.policy.order:
+            rule = compiled.rules[rule_id]
+            if not rule.is_hold:
+                continue
+            active = (
+                pl.col(f"applies.{rule_id}") & held_by.get(rule_id, pl.lit(None, dtype=pl.String)).is_null()
+            )
+            for target in rule.rule.holds:
+                if target not in compiled.rules:
+                    continue
+                current = held_by.get(target, pl.lit(None, dtype=pl.String))
+                takes = active & pl.col(f"applies.{target}") & current.is_null()
+                held_by[target] = pl.when(takes).then(pl.lit(rule_id)).otherwise(current)
+        return held_by
+
+    def _status(self, rule_id: str, held_by: dict[str, pl.Expr]) -> pl.Expr | None:
+        compiled = self.policy.compiled
+        rule = compiled.rules[rule_id]
+        if rule.is_hold:
+            return None
+        missing = [
+            pl.col(f"taken.{compiled.rules[r].rule.action or ''}").is_null() for r in rule.rule.requires
+        ]
+        waiting = pl.any_horizontal(missing) if missing else pl.lit(False)
+        held = held_by[rule_id].is_not_null() if rule_id in held_by else pl.lit(False)
+        return (
+            pl.when(~pl.col(f"applies.{rule_id}"))
+            .then(pl.lit(None, dtype=pl.String))
+            .when(held)
+            .then(pl.lit("held"))
+            .when(waiting)
+            .then(pl.lit("waiting"))
+            .otherwise(pl.lit("recommended"))
+        )
+
+    def _long(self, frame: pl.DataFrame) -> pl.DataFrame:
+        compiled = self.policy.compiled
+        parts: list[pl.DataFrame] = []
+        for rule_id, rule in compiled.rules.items():
+            if rule.is_hold:
+                continue
+            status = pl.col(f"status.{rule_id}")
+            requires = [
+                pl.when(pl.col(f"taken.{compiled.rules[r].rule.action or ''}").is_null()).then(
+                    pl.lit(compiled.rules[r].rule.action or r)
+                )
+                for r in rule.rule.requires
+            ]
+            waiting_for = (
+                pl.when(status == "waiting").then(pl.concat_list(requires).list.drop_nulls())
+                if requires
+                else pl.lit(None, dtype=pl.List(pl.String))
+            )
+            recommended = status == "recommended"
+            due_by = pl.when(recommended).then(pl.col(f"due.{rule_id}")) if rule.due_after else None
+            columns = [
+                pl.col(ROW).alias("row_number"),
+                pl.col("case_id"),
+                pl.col("as_of"),
+                pl.lit(rule.rule.action or "").alias("action"),
+                pl.lit(rule_id).alias("rule"),
+                pl.lit(rule.rule.kind.value).alias("kind"),
+                status.alias("status"),
+                (pl.col(f"held_by.{rule_id}") if f"held_by.{rule_id}" in frame.columns else pl.lit(None))
+                .cast(pl.String)
+                .alias("held_by"),
+                waiting_for.cast(pl.List(pl.String)).alias("waiting_for"),
+                pl.lit(rule.rule.priority, dtype=pl.Int64).alias("priority"),
+                (due_by if due_by is not None else pl.lit(None, dtype=pl.Date)).alias("due_by"),
+                (pl.col("as_of") > due_by if due_by is not None else pl.lit(None, dtype=pl.Boolean)).alias(
+                    "overdue"
+                ),
+                pl.lit(rule.index, dtype=pl.Int64).alias("__rule_index"),
+                *(
+                    pl.when(recommended).then(pl.col(f"out.{rule_id}.{name}")).alias(f"outputs.{name}")
+                    for name in rule.outputs
+                ),
+            ]
+            parts.append(frame.filter(status.is_not_null()).select(columns))
+        if not parts:
+            return pl.DataFrame(schema=BASE_SCHEMA)
+        table = pl.concat(parts, how="diagonal_relaxed")
+        rank = pl.col("status").replace_strict(list(STATUSES), [0, 1, 2], return_dtype=pl.Int64)
+        by_priority = pl.when(pl.col("status") == "recommended").then(-pl.col("priority")).otherwise(0)
+        table = table.sort([pl.col("row_number"), rank, by_priority, pl.col("__rule_index")]).drop(
+            "__rule_index"
+        )
+        outputs = [f"outputs.{name}" for name in self.output_names]
+        for name in outputs:
+            if name not in table.columns:
+                table = table.with_columns(pl.lit(None).alias(name))
+        return table.select(*BASE_SCHEMA, *outputs)
+
+
+def _param_literal(value: Any) -> pl.Expr:
+    if isinstance(value, bool):
+        return pl.lit(value, dtype=pl.Boolean)
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        scale = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return pl.lit(value, dtype=pl.Decimal(38, scale))
+    if isinstance(value, int):
+        return pl.lit(value, dtype=pl.Int64)
+    return pl.lit(value)
+
+
+def _first_error(errors: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
+    """The message of the first error (in the reference's evaluation order) a row meets, or null."""
+    if not errors:
+        return pl.lit(None, dtype=pl.String)
+    return pl.coalesce([pl.when(condition).then(message) for condition, message in errors]).cast(pl.String)
+
+
+def _version_error(policy: PolicySet) -> tuple[pl.Expr, pl.Expr]:
+    start, end = policy.effective_from, policy.effective_to
+    outside = pl.col("as_of") < start
+    if end is not None:
+        outside = outside | (pl.col("as_of") >= end)
+    span = f"[{start}, {end or '…'})"
+    message = pl.format(
+        "{}: snapshot dated {} is outside {} {}'s effective dates {}",
+        pl.lit(Code.NO_VERSION.value),
+        pl.col("as_of"),
+        pl.lit(policy.id),
+        pl.lit(policy.version),
+        pl.lit(span),
+    )
+    return outside, message
+
+
+def _empty_valid() -> pl.DataFrame:
+    from cspolicy.caseload import SCHEMA
+
+    return pl.DataFrame(schema={ROW: pl.Int64(), **SCHEMA})
+
+
+# -- the reference path (fallback, and what the differential test compares with) ---------------
+def decision_rows(decision: Decision, row_number: int) -> list[dict[str, Any]]:
+    """A Decision as rows of the long decisions table (outputs as Decimal/date values)."""
+    rows: list[dict[str, Any]] = []
+    run = decision._run
+    for action in decision.actions:
+        outputs = {}
+        if run is not None:
+            rule = run.policy.rules[action.rule]
+            outputs = {f"outputs.{name}": run.run(expr, rule) for name, expr in rule.outputs.items()}
+        rows.append(
+            _row(decision, row_number, action.action, action.rule, action.kind, "recommended", None, None)
+            | {"priority": action.priority, "due_by": action.due_by, "overdue": action.overdue}
+            | outputs
+        )
+    for held in decision.held:
+        rows.append(_row(decision, row_number, held.action, held.rule, held.kind, "held", held.held_by, None))
+    for waiting in decision.waiting:
+        rows.append(
+            _row(
+                decision,
+                row_number,
+                waiting.action,
+                waiting.rule,
+                waiting.kind,
+                "waiting",
+                None,
+                waiting.waiting_for,
+            )
+        )
+    return rows
+
+
+def _row(
+    decision: Decision,
+    row_number: int,
+    action: str,
+    rule: str,
+    kind: str,
+    status: str,
+    held_by: str | None,
+    waiting_for: list[str] | None,
+) -> dict[str, Any]:
+    return {
+        "row_number": row_number,
+        "case_id": decision.case_id,
+        "as_of": decision.as_of,
+        "action": action,
+        "rule": rule,
+        "kind": kind,
+        "status": status,
+        "held_by": held_by,
+        "waiting_for": waiting_for,
+        "priority": None,
+        "due_by": None,
+        "overdue": None,
+    }
+
+
+def evaluate_reference(policy: PolicySet, valid: pl.DataFrame) -> BatchResult:
+    """Decide a validated table case by case with the reference evaluator (the exact fallback)."""
+    rows: list[dict[str, Any]] = []
+    errors: list[RowError] = []
+    numbers = valid.get_column(ROW).to_list()
+    for number, case in zip(numbers, frame_to_snapshots(valid.drop(ROW)), strict=True):
+        if isinstance(case, RowError):
+            errors.append(RowError(number, case.case_id, case.reason))
+            continue
+        try:
+            decision = policy.evaluate(case)
+        except EvaluationError as exc:
+            errors.append(RowError(number, case.case_id, f"{exc.problem.location}: {exc.problem.message}"))
+            continue
+        rows.extend(decision_rows(decision, number))
+    decisions = pl.DataFrame(rows, schema_overrides=BASE_SCHEMA, infer_schema_length=None) if rows else None
+    error_frame = pl.DataFrame(
+        [(e.row_number, e.case_id, e.reason) for e in errors], schema=ERROR_SCHEMA, orient="row"
+    )
+    return BatchResult(
+        decisions if decisions is not None else pl.DataFrame(schema=BASE_SCHEMA), error_frame, valid.height
+    )
+
+
+def plan_for(policy: PolicySet) -> VectorPlan | None:
+    """The vectorized plan of a policy, or None when it uses something only the reference can do."""
+    try:
+        return VectorPlan(policy)
+    except NotVectorizable:
+        return None
+
+
+def snapshot_table(snapshots: list[CaseSnapshot]) -> pl.DataFrame:
+    """Snapshots as a validated table with row numbers 1..n (for tests and examples)."""
+    from cspolicy.caseload import snapshots_to_frame
+
+    return (
+        snapshots_to_frame(snapshots).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    )
