@@ -38,6 +38,7 @@ pytest: $(STAMP_DEV)
 
 policy-tests: $(STAMP_DEV)
 	$(BIN)/cspolicy test --coverage --fail-under 100 policies
+	$(BIN)/cspolicy check --strict policies
 
 ## make schema: regenerate the JSON Schemas under schema/ from the pydantic models
 schema: $(STAMP_BASE)

@@ -207,7 +207,7 @@ def resolve(graph: nx.DiGraph, name: str, prefer: str = "") -> str:
     for candidate in candidates:
         if candidate in graph:
             return candidate
-    spelled = [_spelling(graph, key) for key in graph]
+    spelled = [spelling(graph, key) for key in graph]
     close = difflib.get_close_matches(name, spelled, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise UnknownNode(
@@ -215,7 +215,8 @@ def resolve(graph: nx.DiGraph, name: str, prefer: str = "") -> str:
     )
 
 
-def _spelling(graph: nx.DiGraph, key: str) -> str:
+def spelling(graph: nx.DiGraph, key: str) -> str:
+    """How a person writes a node's name: `params.x` for a parameter, else its bare name."""
     data = graph.nodes[key]
     return f"params.{data['name']}" if data["kind"] == "parameter" else str(data["name"])
 

@@ -13,7 +13,7 @@ from cspolicy.compiler import CompiledPolicy, compile_source
 from cspolicy.decision import Decision, WhyNot
 from cspolicy.diagnostics import Code, EvaluationError, Location, Problem
 from cspolicy.evaluate import CaseRun
-from cspolicy.graph import build_graph, evaluation_order
+from cspolicy.graph import QueryResult, build_graph, depends_on, evaluation_order, inputs_of
 from cspolicy.loading import load_source
 from cspolicy.snapshot import CaseSnapshot
 
@@ -62,6 +62,23 @@ class PolicySet:
 
     def __repr__(self) -> str:
         return f"<PolicySet {self.id} {self.version} ({len(self.compiled.rules)} rules)>"
+
+    # -- the rule graph ---------------------------------------------------------------------
+    def depends_on(self, name: str) -> QueryResult:
+        """Everything downstream of a parameter (`params.x`), field, derived value or rule:
+        what reads it (transitively), what those hold or lead to, and the actions produced.
+        Raises UnknownNode (with a suggestion) for a name the policy does not have."""
+        return depends_on(self.graph, name)
+
+    def inputs_of(self, rule_id: str) -> QueryResult:
+        """Every field, parameter and derived value a rule reads, through derived values."""
+        return inputs_of(self.graph, rule_id)
+
+    def check(self) -> list[Problem]:
+        """Every warning about this policy: the loader's and the static analyser's (CSP4xx)."""
+        from cspolicy.analysis import check_policy
+
+        return check_policy(self)
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> Decision:
