@@ -18,11 +18,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--policy", required=True, help="policy directory or file")
     parser.add_argument("--as-of", help="evaluate as of this date instead of each snapshot's own")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--store", metavar="URL", help="save each decision to this decision store")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     versions = PolicyVersions(args.policy)
+    store = None
+    if args.store:
+        from cspolicy.store import DecisionStore
+
+        try:
+            store = DecisionStore(args.store)
+        except CSPolicyError as exc:
+            print_error(exc)
+            return 1
     status = 0
     outputs = []
     for path in args.cases:
@@ -31,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
             if args.as_of:
                 snapshot = snapshot.model_copy(update={"as_of": dt.date.fromisoformat(args.as_of)})
             decision = versions.evaluate(snapshot)
+            if store is not None:
+                store.save(decision, snapshot)
         except CSPolicyError as exc:
             print_error(exc)
             status = 1
