@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -16,6 +16,9 @@ from cspolicy.evaluate import CaseRun
 from cspolicy.graph import QueryResult, build_graph, depends_on, evaluation_order, inputs_of
 from cspolicy.loading import load_source
 from cspolicy.snapshot import CaseSnapshot
+
+if TYPE_CHECKING:
+    from cspolicy.rete import RetePolicy
 
 
 class PolicySet:
@@ -91,6 +94,12 @@ class PolicySet:
         case = _as_snapshot(snapshot)
         self.check_date(case)
         return CaseRun(self.compiled, self.order, case).decision()
+
+    def to_rete(self) -> RetePolicy:
+        """This policy as a durable-rules (Rete) network (needs the `rete` extra); see cspolicy.rete."""
+        from cspolicy.rete import RetePolicy
+
+        return RetePolicy(self)
 
     def why_not(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path, rule_id: str) -> WhyNot:
         """Explain why `rule_id` did or did not lead to its action for this case."""
