@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
+MERMAID_JS := docs/javascripts/mermaid.min.js
+MERMAID_VERSION ?= 11
 
 .PHONY: demo test lint typecheck pytest policy-tests schema docs docs-serve bench fuzz clean
 
@@ -24,7 +26,7 @@ demo: $(STAMP_BASE)
 	$(BIN)/cspolicy evaluate examples/cases/*.yaml --policy policies/wisconsin
 
 ## make test: lint, type-check, pytest (incl. the YAML policy tests) and the docs build
-test: $(STAMP_DEV) lint typecheck pytest policy-tests docs
+test: $(STAMP_DEV) browser $(MERMAID_JS) lint typecheck pytest policy-tests docs
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks
@@ -44,11 +46,25 @@ policy-tests: $(STAMP_DEV)
 schema: $(STAMP_BASE)
 	$(BIN)/cspolicy schema all -o schema
 
-docs: $(STAMP_DEV)
+## make docs: the docs site (rule catalogue generated from policies/) into site/, --strict
+docs: $(STAMP_DEV) $(MERMAID_JS)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-docs-serve: $(STAMP_DEV)
+docs-serve: $(STAMP_DEV) $(MERMAID_JS)
 	$(BIN)/mkdocs serve
+
+# Mermaid is served from the site (no CDN at read time): fetched once from the npm registry.
+$(MERMAID_JS):
+	@mkdir -p $(@D)
+	@tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null) \
+	  && tar -xzf $$tmp/mermaid-*.tgz -C $$tmp package/dist/mermaid.min.js \
+	  && mv $$tmp/package/dist/mermaid.min.js $@; rm -rf $$tmp; \
+	  test -s $@ || { echo "could not fetch mermaid@$(MERMAID_VERSION) with npm: diagrams will not render" >&2; exit 1; }
+
+## make browser: Debian's chromium + chromedriver for the headless-browser docs test (as root)
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

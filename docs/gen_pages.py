@@ -1,0 +1,20 @@
+"""Build-time page generation (mkdocs-gen-files): the rule catalogue and references from policies/.
+
+Hand-written guides carry `<!-- cspolicy:NAME -->` markers for parts generated from real cases,
+so the examples they explain cannot drift from what the engine does; their filled-in versions
+replace them in the built site (the files in docs/guides/ are left untouched).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mkdocs_gen_files
+
+from cspolicy.docs import generate_pages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+for path, markdown in generate_pages(ROOT).items():
+    with mkdocs_gen_files.open(path, "w") as page:
+        page.write(markdown)

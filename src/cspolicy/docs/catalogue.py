@@ -1,0 +1,367 @@
+"""The rule catalogue: one overview per policy set and version, and one page per rule, from `policies/`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cspolicy.compiler import CompiledParameter, CompiledRule
+from cspolicy.decision import CitationOut
+from cspolicy.diagnostics import PolicyError
+from cspolicy.docs import mermaid
+from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text
+from cspolicy.documents import RuleKind
+from cspolicy.expressions import Renderer
+from cspolicy.expressions.render import format_value
+from cspolicy.loading import version_directories
+from cspolicy.policy import PolicySet, load_policy
+
+KIND_ORDER = [
+    RuleKind.AUTOMATIC,
+    RuleKind.THRESHOLD,
+    RuleKind.DISCRETIONARY,
+    RuleKind.INCENTIVE,
+    RuleKind.HOLD,
+]
+KIND_MEANING = {
+    RuleKind.AUTOMATIC: "taken on every case that meets the conditions, without a threshold",
+    RuleKind.THRESHOLD: "taken automatically once past-due support or time reaches a set level",
+    RuleKind.DISCRETIONARY: "recommended for a caseworker to decide, case by case",
+    RuleKind.INCENTIVE: "a program benefit the parent is eligible for",
+    RuleKind.HOLD: "stops other rules' actions while it applies, with a reason",
+}
+CATALOGUE = "catalogue"
+
+
+@dataclass
+class PolicyVersion:
+    """One compiled version of a shipped policy set and where its pages go."""
+
+    policy: PolicySet
+    directory: Path
+    slug: str
+    shown_on: dt.date
+
+    @property
+    def folder(self) -> str:
+        return f"{CATALOGUE}/{self.policy.id}/{self.slug}"
+
+    def rule_page(self, rule_id: str) -> str:
+        return f"{self.folder}/{rule_id}.md"
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.policy.compiled.parameters_on(self.shown_on)
+
+
+@dataclass
+class PolicySetDocs:
+    """A shipped policy set: its directory and its versions, oldest first."""
+
+    id: str
+    directory: Path
+    versions: list[PolicyVersion]
+
+    @property
+    def latest(self) -> PolicyVersion:
+        return self.versions[-1]
+
+    def on(self, day: dt.date) -> PolicyVersion | None:
+        """The version in force on `day`, if any."""
+        for version in reversed(self.versions):
+            policy = version.policy
+            if policy.effective_from <= day and (policy.effective_to is None or day < policy.effective_to):
+                return version
+        return None
+
+
+def shown_date(policy: PolicySet, today: dt.date) -> dt.date:
+    """The day whose parameter values a version's pages show: today, kept inside its effective dates."""
+    day = max(today, policy.effective_from)
+    if policy.effective_to is not None and day >= policy.effective_to:
+        day = policy.effective_to - dt.timedelta(days=1)
+    return day
+
+
+def discover(policies: Path, today: dt.date) -> list[PolicySetDocs]:
+    """Every policy set under `policies/` (one per directory) with each dated version compiled."""
+    sets: list[PolicySetDocs] = []
+    for directory in sorted(p for p in policies.iterdir() if p.is_dir()):
+        version_dirs = version_directories(directory) or [directory]
+        versions = []
+        for version_dir in version_dirs:
+            policy = load_policy(version_dir)
+            if len(version_dirs) > 1 or version_dirs[0] != directory:
+                # Parents of a dated version are chosen by the date it starts, as evaluation would.
+                with contextlib.suppress(PolicyError):
+                    policy = load_policy(version_dir, policy.effective_from)
+            versions.append(
+                PolicyVersion(policy, version_dir, slug(policy.version), shown_date(policy, today))
+            )
+        versions.sort(key=lambda v: v.policy.effective_from)
+        sets.append(PolicySetDocs(versions[-1].policy.id, directory, versions))
+    return sets
+
+
+def span(start: dt.date, end: dt.date | None) -> str:
+    """A half-open interval as text: [2025-01-13, …) means from that day on, with no end yet."""
+    return f"[{start}, {end or '…'})"
+
+
+# -- pages --------------------------------------------------------------------------------------
+def catalogue_index(sets: list[PolicySetDocs]) -> str:
+    """The catalogue's front page: every shipped policy set."""
+    rows = []
+    for docs in sets:
+        latest = docs.latest.policy
+        rows.append(
+            [
+                f"[{text(latest.title)}]({docs.id}/index.md)",
+                text(_jurisdiction(latest)),
+                ", ".join(text(v.policy.version) for v in docs.versions),
+                str(len(latest.rule_ids)),
+            ]
+        )
+    return "\n\n".join(
+        [
+            "# Rule catalogue",
+            "Every rule of every shipped policy set, generated from the YAML in `policies/` each time "
+            "the site is built, so it always says what the engine does. Each rule page gives the rule "
+            "in plain language, the conditions in words, what can stop it, the amounts it uses with "
+            "their dates, and the law behind it.",
+            "Dates are half-open intervals: **[from, to)** includes *from* and excludes *to*; "
+            "**…** means no end date yet.",
+            table(["Policy set", "Jurisdiction", "Versions", "Rules (latest)"], rows),
+        ]
+    )
+
+
+def set_overview(docs: PolicySetDocs) -> str:
+    """A policy set's overview: what it is, where it applies, and its versions."""
+    latest = docs.latest.policy
+    source = latest.compiled.source
+    parts = [f"# {text(latest.title)}", f"Policy set {code(latest.id)} · {text(_jurisdiction(latest))}"]
+    if source.description:
+        parts.append(paragraphs(source.description))
+    parents = [f"{code(i)} {text(v)}" for i, v, _ in source.chain[:-1]]
+    if parents:
+        parts.append(
+            "Builds on " + " → ".join(parents) + ": it inherits their sources, parameters and "
+            "rules and replaces rules by id."
+        )
+    rows = []
+    for version in reversed(docs.versions):
+        policy = version.policy
+        rows.append(
+            [
+                f"[{text(policy.version)}]({version.slug}/index.md)",
+                span(policy.effective_from, policy.effective_to),
+                str(len(policy.rule_ids)),
+                code(policy.digest[:19] + "…"),
+            ]
+        )
+    parts += ["## Versions", table(["Version", "In force", "Rules", "Digest"], rows)]
+    parts += ["## Rules of the latest version", _rules_by_kind(docs.latest, prefix=f"{docs.latest.slug}/")]
+    return "\n\n".join(parts)
+
+
+def version_overview(docs: PolicySetDocs, version: PolicyVersion) -> str:
+    """One version: its rules grouped by kind, its escalation ladder, parameters and sources."""
+    policy = version.policy
+    compiled = policy.compiled
+    parts = [
+        f"# {text(policy.title)} {text(policy.version)}",
+        f"In force {span(policy.effective_from, policy.effective_to)} · digest {code(policy.digest)}",
+        f"Amounts are those in force on {version.shown_on}.",
+        "## Rules by kind",
+        _rules_by_kind(version, prefix=""),
+        "## Escalation ladder",
+        "Solid arrows lead from an action to the one it unlocks (`requires`); dotted arrows lead from "
+        "a hold to the rules it holds.",
+        fenced(mermaid.ladder(policy.graph, policy.rule_ids), "mermaid"),
+        "## Parameters",
+        table(
+            ["Parameter", "Value in force", "Meaning"],
+            [
+                [
+                    code(name),
+                    _value_now(parameter, version.shown_on),
+                    paragraphs(parameter.entity.item.description),
+                ]
+                for name, parameter in sorted(compiled.parameters.items())
+            ],
+        ),
+        "## Sources",
+        "\n".join(
+            f"- {link(entity.item.title, entity.item.url)} ({code(key)})"
+            for key, entity in sorted(compiled.source.sources.items())
+        ),
+    ]
+    return "\n\n".join(parts)
+
+
+def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
+    """Everything about one rule, in plain language, with its law and its place in the graph."""
+    policy = version.policy
+    compiled = policy.compiled
+    renderer = Renderer(compiled.labels, params=version.parameters)
+    item = rule.rule
+    facts = [f"Rule {code(rule.id)}", f"{text(item.kind.value)}"]
+    if item.action:
+        facts.append(f"recommends [{code(item.action)}](../../../reference/actions.md#{slug(item.action)})")
+    facts.append(f"policy set {code(policy.id)} {text(policy.version)}")
+    if rule.entity.origin != policy.id:
+        facts.append(f"inherited from {code(rule.entity.origin)}")
+    if item.priority:
+        facts.append(f"priority {item.priority}")
+    parts = [f"# {text(item.title)}", " · ".join(facts), paragraphs(item.summary)]
+    parts.append(f"*{text(item.kind.value.capitalize())}*: {text(KIND_MEANING[item.kind])}.")
+
+    parts.append("## When it applies")
+    parts.append("All of these are true:" if len(rule.when) > 1 else "When this is true:")
+    parts.append(_conditions(rule.when, renderer))
+    if rule.unless:
+        parts.append("## Unless")
+        parts.append("The rule does not apply when any of these is true:")
+        parts.append(_conditions(rule.unless, renderer))
+    parts += _links(version, rule)
+    if rule.outputs:
+        parts.append("## Outputs")
+        parts.append(
+            table(
+                ["Output", "In words", "Expression"],
+                [
+                    [code(name), text(renderer.render(expression.node)), code(expression.text)]
+                    for name, expression in rule.outputs.items()
+                ],
+            )
+        )
+    if item.due is not None and rule.due_after is not None:
+        parts.append("## Deadline")
+        parts.append(f"Due {item.due.days} days after {text(renderer.render(rule.due_after.node))}.")
+        if rule.due_citations:
+            parts.append(_citations(rule.due_citations))
+    if rule.parameters:
+        parts.append("## Parameters")
+        for name in rule.parameters:
+            parts.append(_parameter(compiled.parameters[name]))
+    parts.append("## Law")
+    parts.append(_citations(rule.citations))
+    parts.append("## In the rule graph")
+    parts.append(fenced(mermaid.neighbourhood(policy.graph, rule.id), "mermaid"))
+    parts.append(f"Written in {code(_relative(rule.entity.location.file))} line {rule.entity.location.line}.")
+    return "\n\n".join(parts)
+
+
+# -- pieces -------------------------------------------------------------------------------------
+def _jurisdiction(policy: PolicySet) -> str:
+    place = policy.compiled.source.jurisdiction
+    return f"{place.county}, {place.state}" if place.county else place.state
+
+
+def _rules_by_kind(version: PolicyVersion, prefix: str) -> str:
+    compiled = version.policy.compiled
+    blocks = []
+    for kind in KIND_ORDER:
+        rules = [r for r in compiled.rules.values() if r.rule.kind is kind]
+        if not rules:
+            continue
+        rows = [
+            [
+                f"[{text(r.rule.title)}]({prefix}{r.id}.md)",
+                code(r.rule.action) if r.rule.action else ", ".join(code(t) for t in r.rule.holds),
+                code(r.entity.origin),
+            ]
+            for r in rules
+        ]
+        heading = f"### {text(kind.value.capitalize())}"
+        blocks.append(
+            "\n\n".join(
+                [
+                    heading,
+                    f"Rules {text(KIND_MEANING[kind])}.",
+                    table(["Rule", "Action or holds", "From"], rows),
+                ]
+            )
+        )
+    return "\n\n".join(blocks)
+
+
+def _conditions(conditions: list[Any], renderer: Renderer) -> str:
+    lines = []
+    for condition in conditions:
+        lines.append(f"- {text(renderer.render(condition.node))}  \n  {code(condition.text)}")
+    return "\n".join(lines)
+
+
+def _links(version: PolicyVersion, rule: CompiledRule) -> list[str]:
+    rules = version.policy.compiled.rules
+    item = rule.rule
+    parts: list[str] = []
+
+    def listed(ids: list[str]) -> str:
+        return "\n".join(f"- [{text(rules[i].rule.title)}]({i}.md)" for i in ids if i in rules)
+
+    if item.requires:
+        parts += [
+            "## What comes first",
+            "The rule waits until these actions have been taken:",
+            listed(item.requires),
+        ]
+    held_by = [other.id for other in rules.values() if rule.id in other.rule.holds]
+    if held_by:
+        parts += ["## What holds it", "Its action is held while any of these holds applies:", listed(held_by)]
+    if item.holds:
+        parts += [
+            "## What it holds",
+            "While this hold applies, these rules' actions are held:",
+            listed(item.holds),
+        ]
+    unlocks = [other.id for other in rules.values() if rule.id in other.rule.requires]
+    if unlocks:
+        parts += ["## What it unlocks", "These rules wait for this rule's action:", listed(unlocks)]
+    return parts
+
+
+def _parameter(parameter: CompiledParameter) -> str:
+    item = parameter.entity.item
+    rows = [
+        [span(dated.start, dated.end), text(format_value(dated.value, parameter.type))]
+        for dated in parameter.values
+    ]
+    cites = ", ".join(code(c.source) for c in item.cite)
+    return "\n\n".join(
+        [
+            f"### {text(parameter.label)}",
+            f"{code('params.' + parameter.name)} · unit {text(item.unit.value)} · cites {cites}",
+            paragraphs(item.description),
+            table(["In force", "Value"], rows),
+        ]
+    )
+
+
+def _value_now(parameter: CompiledParameter, day: dt.date) -> str:
+    try:
+        return text(format_value(parameter.value_on(day), parameter.type))
+    except KeyError:
+        return "none in force"
+
+
+def _citations(citations: list[CitationOut]) -> str:
+    lines = []
+    for citation in citations:
+        pinpoint = f", {text(citation.pinpoint)}" if citation.pinpoint else ""
+        lines.append(f"- {link(citation.title, citation.url)}{pinpoint}")
+    return "\n".join(lines)
+
+
+def _relative(file: str) -> str:
+    path = Path(os.path.normpath(file))
+    parts = path.parts
+    if "policies" in parts:
+        return "/".join(parts[parts.index("policies") :])
+    return path.name
