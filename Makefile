@@ -29,8 +29,8 @@ demo: $(STAMP_BASE)
 test: $(STAMP_DEV) browser $(MERMAID_JS) lint typecheck pytest policy-tests docs
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
