@@ -305,10 +305,14 @@ class _Analyser:
                 problems.append(
                     Problem(
                         Code.ACTION_KIND_CONFLICT,
-                        f"rule {rule.id!r} produces {action!r} as a {rule.rule.kind.value} rule, but"
-                        f" rule {earlier.id!r} produces it as a {earlier.rule.kind.value} rule",
+                        f"rule {rule.id!r} produces {action!r} as {_a(rule.rule.kind.value)} rule, but"
+                        f" rule {earlier.id!r} produces it as {_a(earlier.rule.kind.value)} rule",
                         rule.entity.at("kind"),
                         Severity.WARNING,
                     )
                 )
         return problems
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"

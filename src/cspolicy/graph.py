@@ -55,8 +55,11 @@ def derived_order(texts: dict[str, str]) -> tuple[list[str], list[str]]:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
         return list(nx.lexicographical_topological_sort(graph, key=list(texts).index)), []
+    # Edges run from a value to its users; the path reads "depends on" the other way round.
     path = [edge[0] for edge in cycle] + [cycle[0][0]]
-    return [], path
+    path.reverse()
+    start = path.index(min(path[:-1], key=list(texts).index))
+    return [], [*path[start:-1], *path[:start], path[start]]
 
 
 def rule_cycles(rules: dict[str, CompiledRule]) -> list[list[str]]:

@@ -190,6 +190,9 @@ class Translator:
         """What must hold of the case for `node` to have `polarity` (T, F, NT or NF)."""
         if self.is_constant(node):
             return self.constant(node, polarity)
+        if not isinstance(node, BoolOp | Unary) and self.reads_missing(node):
+            # Evaluating a parameter with no value in force is an error: the rule cannot apply.
+            return False
         if isinstance(node, Unary) and node.op == "not":
             return self.formula(node.operand, _NEGATE[polarity])
         if isinstance(node, BoolOp):
@@ -221,7 +224,7 @@ class Translator:
         try:
             constant = self.evaluate(right)
         except Exception:
-            return self.literal(node, yes, no, polarity)
+            return False  # as in `constant`: the evaluation fails
         if constant is None:
             return polarity in (NT, NF)
         if not _ordered(constant):
@@ -279,6 +282,17 @@ class Translator:
                 return False
         return True
 
+    def reads_missing(self, node: Node, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether `node` reads a parameter with no value in force (directly or via derived)."""
+        for part in node.walk():
+            if isinstance(part, Name) and part.kind == "param" and part.key not in self.params:
+                return True
+            if isinstance(part, Name) and part.kind == "derived" and part.key not in seen:
+                inner = self.derived.get(part.key)
+                if inner is not None and self.reads_missing(inner, seen | {part.key}):
+                    return True
+        return False
+
     def evaluate(self, node: Node) -> Any:
         return compile_expression(node)(self.context)
 
@@ -286,8 +300,9 @@ class Translator:
         try:
             value = self.evaluate(node)
         except Exception:
-            # A parameter with no value in force: evaluation fails, so the node is unknown.
-            return True
+            # No parameter value in force, or a division by zero: evaluation fails, so the rule
+            # cannot apply through this node.
+            return False
         return {T: value is True, F: value is False, NT: value is not True, NF: value is not False}[polarity]
 
     def may_be_none(self, node: Node) -> bool:

@@ -1,0 +1,237 @@
+"""The static analyser and `cspolicy check`: one deliberately broken policy per finding, exact messages
+and locations; sound policies (and the shipped ones) produce nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cspolicy import Code, PolicyError, load_policy
+from cspolicy.analysis import check_policy
+from cspolicy.cli import main
+from cspolicy.diagnostics import Severity
+
+from conftest import FIXTURES, ROOT
+
+GRAPH = FIXTURES / "graph"
+SHIPPED = ROOT / "policies"
+
+
+def findings(name: str) -> list[str]:
+    return [str(p) for p in check_policy(load_policy(GRAPH / name))]
+
+
+def at(name: str, line: int, column: int) -> str:
+    return f"{GRAPH / name / 'policy.yaml'}:{line}:{column}"
+
+
+def test_contradictory_conditions_never_apply() -> None:
+    where = "never-fires"
+    assert findings(where) == [
+        f"{at(where, 15, 9)}: warning: rule 'across-the-when-list' can never apply: "
+        "`arrears.total > 5000` and `arrears.total < 1000` cannot all hold together [CSP401]",
+        f"{at(where, 24, 11)}: warning: rule 'inside-one-and' can never apply: "
+        "`order.monthly_amount > 0 and (arrears.total > 5000 and arrears.total < 1000)` can never hold [CSP401]",
+        f"{at(where, 32, 9)}: warning: rule 'not-and-or' can never apply: "
+        '`public_assistance == "current" or public_assistance == "former"` and '
+        '`not (public_assistance in ["current", "former"])` cannot all hold together [CSP401]',
+        f"{at(where, 40, 11)}: warning: rule 'unless-always-holds' can never apply: "
+        "whenever `arrears.total > 5000` holds, its unless `arrears.total > 1000` holds too [CSP401]",
+        f"{at(where, 48, 11)}: warning: rule 'whole-days-between' can never apply: "
+        "`payments.days_since_last > 30 and payments.days_since_last < 31` can never hold [CSP401]",
+        f"{at(where, 71, 9)}: warning: rule 'ordered-pair' can never apply: "
+        "`arrears.total > order.monthly_amount` and `order.monthly_amount >= arrears.total` "
+        "cannot all hold together [CSP401]",
+    ]
+    # Not reported: money between 30 and 31 (cents), and an unless on an optional date that
+    # is None (so not true) when the case has no payment.
+
+
+def test_condition_contradicted_by_every_value_of_a_parameter_in_force() -> None:
+    where = "never-fires-parameter"
+    assert findings(where) == [
+        f"{at(where, 30, 9)}: warning: rule 'above-cap-below-500' can never apply: "
+        "`arrears.total > params.cap` and `arrears.total < 500` cannot all hold together "
+        "(while this version is in force: params.cap is $1,000 or $1,500) [CSP401]",
+        f"{at(where, 49, 9)}: warning: rule 'switched-off' can never apply: "
+        "`params.switch` can never hold (while this version is in force: params.switch is no) [CSP401]",
+    ]
+    # `above-cap-below-1200` can apply while the cap is $1,000; the $9,000 before the version
+    # took effect does not count.
+
+
+def test_rule_always_held_by_a_hold_its_conditions_imply() -> None:
+    where = "always-held"
+    assert findings(where) == [
+        f"{at(where, 33, 29)}: warning: rule 'large-debt' is always held: "
+        "whenever it applies, hold 'debt-hold' applies too [CSP402]",
+    ]
+
+
+def test_hold_that_holds_nothing() -> None:
+    where = "holds-nothing"
+    assert findings(where) == [
+        f"{at(where, 23, 11)}: warning: rule 'impossible' can never apply: "
+        "`arrears.total > 10 and arrears.total < 5` can never hold [CSP401]",
+        f"{at(where, 31, 5)}: warning: hold 'incarceration-hold' holds nothing: "
+        "'free-parent-contempt' can never apply while the hold does; 'impossible' can never apply [CSP403]",
+    ]
+
+
+def test_unused_parameters_and_sources() -> None:
+    where = "unused"
+    assert findings(where) == [
+        f"{at(where, 9, 3)}: warning: source 'forgotten' is not cited by any rule or parameter [CSP405]",
+        f"{at(where, 21, 3)}: warning: parameter 'never_read' is not read by any rule "
+        "(directly or through a derived value) [CSP404]",
+        f"{at(where, 26, 3)}: warning: parameter 'read_by_unused_derived' is not read by any rule "
+        "(directly or through a derived value) [CSP404]",
+    ]
+
+
+def test_one_action_produced_by_rules_of_different_kinds() -> None:
+    where = "action-kinds"
+    assert findings(where) == [
+        f"{at(where, 25, 5)}: warning: rule 'discretionary-notice' produces 'send_delinquency_notice' "
+        "as a discretionary rule, but rule 'automatic-notice' produces it as an automatic rule [CSP406]",
+    ]
+
+
+def test_rule_shadowed_in_extends_chain_without_override() -> None:
+    parent = GRAPH / "shadowed-child" / ".." / "shadowed-parent" / "policy.yaml"
+    assert findings("shadowed-child") == [
+        f"{at('shadowed-child', 10, 5)}: warning: rule 'notice' repeats the identical rule of "
+        f"'shadowed-parent' ({parent}:10:5); remove it or mark it `override: true` [CSP407]",
+    ]
+    # The parent's own check is clean, and so is the deliberate `override: true` of `offset`.
+    assert findings("shadowed-parent") == []
+
+
+def test_inherited_rules_and_unused_parent_entities_are_the_parents_business(tmp_path: Path) -> None:
+    # A child dated before the parent's switch turns on: the parent's switched rule is not dead
+    # code in the child, and parent parameters the child no longer reads are not reported.
+    (tmp_path / "parent").mkdir()
+    (tmp_path / "parent" / "policy.yaml").write_text(
+        (GRAPH / "never-fires-parameter" / "policy.yaml")
+        .read_text()
+        .replace(
+            "to: 2030-01-01, value: false}",
+            "to: 2030-01-01, value: false}\n      - {from: 2030-01-01, value: true}",
+        )
+        .replace("      - arrears.total < 500\n", "")
+    )
+    (tmp_path / "child").mkdir()
+    (tmp_path / "child" / "policy.yaml").write_text(
+        "id: child\nversion: '1'\ntitle: Child\njurisdiction: {state: WI}\nextends: ../parent\n"
+        "effective: {from: 2021-01-01, to: 2022-01-01}\n"
+    )
+    assert [str(p) for p in check_policy(load_policy(tmp_path / "parent"))] == []
+    assert [str(p) for p in check_policy(load_policy(tmp_path / "child"))] == []
+
+
+def test_clean_policy_has_no_findings() -> None:
+    assert findings("clean") == []
+    assert findings("queries") == []
+    assert findings("order") == []
+
+
+def test_undefined_references_are_located_errors() -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy(GRAPH / "undefined")
+    assert [str(p) for p in caught.value.problems] == [
+        f"{at('undefined', 22, 27)}: rule 'notice' when: unknown parameter 'params.treshold' "
+        "(did you mean 'params.threshold'?) [CSP208]",
+        f"{at('undefined', 29, 11)}: rule 'offset' when: unknown name 'behnd' (did you mean 'behind'?) [CSP303]",
+        f"{at('undefined', 30, 16)}: rule 'offset' requires unknown rule 'notise' (did you mean 'notice'?) [CSP202]",
+        f"{at('undefined', 32, 12)}: unknown source 'lawe' (did you mean 'law'?) [CSP203]",
+        f"{at('undefined', 38, 13)}: rule 'pause' holds unknown rule 'offest' (did you mean 'offset'?) [CSP202]",
+    ]
+
+
+def test_findings_are_warnings_with_their_codes() -> None:
+    problems = check_policy(load_policy(GRAPH / "holds-nothing"))
+    assert [(p.code, p.severity) for p in problems] == [
+        (Code.NEVER_FIRES, Severity.WARNING),
+        (Code.HOLD_HOLDS_NOTHING, Severity.WARNING),
+    ]
+    assert load_policy(GRAPH / "holds-nothing").check() == problems
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_check_command_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(GRAPH / "clean")]) == 0
+    assert "clean 1: no problems" in capsys.readouterr().out
+    assert main(["check", str(GRAPH / "unused")]) == 0
+    captured = capsys.readouterr()
+    assert "unused 1: 3 warnings" in captured.out
+    assert f"{at('unused', 9, 3)}: warning: source 'forgotten'" in captured.err
+    assert main(["check", "--strict", str(GRAPH / "unused")]) == 1
+    capsys.readouterr()
+    assert main(["check", str(GRAPH / "undefined")]) == 1
+    captured = capsys.readouterr()
+    assert "does not load: 5 errors" in captured.out
+    assert "unknown rule 'offest'" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_check_command_reports_cycles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(GRAPH / "derived-cycle"), str(GRAPH / "rule-cycle")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{at('derived-cycle', 10, 3)}: derived values depend on each other in a cycle: "
+        "first → second → third → first [CSP206]"
+    ) in err
+    assert (
+        f"{at('rule-cycle', 18, 5)}: rules depend on each other in a cycle: lien → notice → lien [CSP206]"
+        in err
+    )
+
+
+def test_check_command_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--format", "json", str(GRAPH / "action-kinds"), str(GRAPH / "clean")]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [(r["policy"], r["errors"], r["warnings"]) for r in reports] == [
+        ("action-kinds 1", 0, 1),
+        ("clean 1", 0, 0),
+    ]
+    problem = reports[0]["problems"][0]
+    assert problem["code"] == "CSP406"
+    assert (problem["line"], problem["column"], problem["severity"]) == (25, 5, "warning")
+
+
+def test_check_command_checks_every_version_and_every_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for version, start in (("2020.1", "2020-01-01"), ("2021.1", "2021-01-01")):
+        directory = tmp_path / "sets" / "dated" / version
+        directory.mkdir(parents=True)
+        text = (GRAPH / "clean" / "policy.yaml").read_text()
+        text = text.replace('version: "1"', f'version: "{version}"').replace(
+            "from: 2020-01-01}", f"from: {start}}}"
+        )
+        (directory / "policy.yaml").write_text(text)
+    (tmp_path / "sets" / "README.md").write_text("not a policy\n")
+    assert main(["check", "--strict", str(tmp_path / "sets")]) == 0
+    out = capsys.readouterr().out
+    assert "dated/2020.1 — clean 2020.1: no problems" in out
+    assert "dated/2021.1 — clean 2021.1: no problems" in out
+    assert main(["check", "--as-of", "2020-06-01", str(tmp_path / "sets" / "dated")]) == 0
+    assert "clean 2020.1" in capsys.readouterr().out
+    assert main(["check", "--as-of", "June", str(tmp_path / "sets" / "dated")]) == 2
+
+
+# -- the shipped policies ------------------------------------------------------------------------
+
+SHIPPED_SETS = ["federal", "wisconsin", "milwaukee-back-on-track", "california", "san-bernardino"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_SETS)
+def test_shipped_policy_checks_clean(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = SHIPPED / name
+    if not path.exists():
+        pytest.skip(f"shipped policy set {name} is not there yet")
+    assert main(["check", "--strict", str(path)]) == 0, capsys.readouterr().err
