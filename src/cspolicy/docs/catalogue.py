@@ -13,7 +13,7 @@ from cspolicy.compiler import CompiledParameter, CompiledRule
 from cspolicy.decision import CitationOut
 from cspolicy.diagnostics import PolicyError
 from cspolicy.docs import mermaid
-from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text
+from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text, titled
 from cspolicy.documents import RuleKind
 from cspolicy.expressions import Renderer
 from cspolicy.expressions.render import format_value
@@ -166,7 +166,7 @@ def set_overview(docs: PolicySetDocs) -> str:
         )
     parts += ["## Versions", table(["Version", "In force", "Rules", "Digest"], rows)]
     parts += ["## Rules of the latest version", _rules_by_kind(docs.latest, prefix=f"{docs.latest.slug}/")]
-    return "\n\n".join(parts)
+    return titled(latest.title, "\n\n".join(parts))
 
 
 def version_overview(docs: PolicySetDocs, version: PolicyVersion) -> str:
@@ -201,7 +201,7 @@ def version_overview(docs: PolicySetDocs, version: PolicyVersion) -> str:
             for key, entity in sorted(compiled.source.sources.items())
         ),
     ]
-    return "\n\n".join(parts)
+    return titled(f"{policy.title} {policy.version}", "\n\n".join(parts))
 
 
 def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
@@ -254,7 +254,7 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
     parts.append("## In the rule graph")
     parts.append(fenced(mermaid.neighbourhood(policy.graph, rule.id), "mermaid"))
     parts.append(f"Written in {code(_relative(rule.entity.location.file))} line {rule.entity.location.line}.")
-    return "\n\n".join(parts)
+    return titled(item.title, "\n\n".join(parts))
 
 
 # -- pieces -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -28,7 +29,8 @@ def paragraphs(value: str) -> str:
 def code(value: object) -> str:
     """Inline code that shows `value` literally (HTML, so backticks inside cannot end it)."""
     flat = _WHITESPACE.sub(" ", str(value)).strip()
-    return f"<code>{html.escape(flat, quote=True)}</code>"
+    # Pipes would split a table cell even inside <code>.
+    return "<code>" + html.escape(flat, quote=True).replace("|", "&#124;") + "</code>"
 
 
 def link(label: str, url: str) -> str:
@@ -57,3 +59,10 @@ def slug(value: str) -> str:
     """A file-name-safe slug: lower case letters, digits, dots and dashes."""
     cleaned = re.sub(r"[^a-z0-9.]+", "-", value.lower()).strip("-.")
     return cleaned or "item"
+
+
+def titled(title: str, body: str) -> str:
+    """A page whose title comes from policy text: front matter with the HTML-escaped title (the theme
+    writes `page.title` into <title> and the header unescaped), then the body."""
+    flat = _WHITESPACE.sub(" ", title).strip()
+    return f"---\ntitle: {json.dumps(html.escape(flat, quote=True))}\n---\n\n{body}"

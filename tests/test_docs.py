@@ -1,0 +1,241 @@
+"""The docs site: generated from the shipped policies, complete for every rule, and injection-proof."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from cspolicy.diagnostics import Code
+from cspolicy.docs import fill_markers, generate_pages
+from cspolicy.docs import mermaid as diagrams
+from cspolicy.docs.catalogue import PolicySetDocs, PolicyVersion, discover
+from cspolicy.docs.text import code, link, table, text
+from cspolicy.expressions import Renderer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "docs"
+QUIET = {"NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
+
+
+def build_site(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build --strict` of the project at `root` into `site`."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(root / "mkdocs.yml"),
+            "-d",
+            str(site),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **QUIET},
+        timeout=600,
+        check=False,
+    )
+
+
+class _Text(HTMLParser):
+    """The visible text of a page (scripts and styles left out), entities decoded."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(page: str) -> str:
+    parser = _Text()
+    parser.feed(page)
+    return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+def article(page: str) -> str:
+    """The page's main content (what the Markdown produced), without theme chrome."""
+    start, end = page.index("<article"), page.index("</article>")
+    return page[start:end]
+
+
+@pytest.fixture(scope="module")
+def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    result = build_site(ROOT, site)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return site
+
+
+@pytest.fixture(scope="module")
+def shipped_sets() -> list[PolicySetDocs]:
+    return discover(ROOT / "policies", dt.date.today())
+
+
+def every_rule(sets: list[PolicySetDocs]) -> list[tuple[PolicyVersion, str]]:
+    return [
+        (version, rule_id)
+        for docs in sets
+        for version in docs.versions
+        for rule_id in version.policy.rule_ids
+    ]
+
+
+def rule_html(site: Path, version: PolicyVersion, rule_id: str) -> str:
+    page = site / version.rule_page(rule_id).removesuffix(".md") / "index.html"
+    assert page.is_file(), f"no page for rule {rule_id} of {version.policy.id} {version.policy.version}"
+    return page.read_text(encoding="utf-8")
+
+
+def test_every_shipped_rule_has_a_page_with_title_citations_and_conditions_in_words(
+    shipped_site: Path, shipped_sets: list[PolicySetDocs]
+) -> None:
+    rules = every_rule(shipped_sets)
+    assert len(rules) > 50  # every version of every shipped set, inherited rules included
+    for version, rule_id in rules:
+        compiled = version.policy.compiled
+        rule = compiled.rules[rule_id]
+        page = rule_html(shipped_site, version, rule_id)
+        words = visible_text(article(page))
+        assert rule.rule.title in words
+        for citation in rule.citations:
+            assert f'href="{html.escape(citation.url, quote=True)}"' in page, (rule_id, citation.url)
+        renderer = Renderer(compiled.labels, params=version.parameters)
+        for condition in [*rule.when, *rule.unless]:
+            sentence = re.sub(r"\s+", " ", renderer.render(condition.node))
+            assert sentence in words, (rule_id, sentence)
+        assert '<pre class="mermaid">' in page
+
+
+def test_threshold_rule_reads_with_the_amount_in_force(
+    shipped_site: Path, shipped_sets: list[PolicySetDocs]
+) -> None:
+    federal = next(docs for docs in shipped_sets if docs.id == "federal").latest
+    words = visible_text(article(rule_html(shipped_site, federal, "passport-denial")))
+    amount = federal.parameters["passport_denial_threshold"]
+    assert f"is more than the passport denial threshold (${amount:,})" in words
+    # every dated value of the parameter, as a half-open interval
+    for dated in federal.policy.compiled.parameters["passport_denial_threshold"].values:
+        assert f"[{dated.start}, {dated.end or '…'})" in words
+
+
+def test_overviews_actions_codes_and_guides_are_built(
+    shipped_site: Path, shipped_sets: list[PolicySetDocs]
+) -> None:
+    for docs in shipped_sets:
+        overview = visible_text(article((shipped_site / "catalogue" / docs.id / "index.html").read_text()))
+        for version in docs.versions:
+            assert version.policy.version in overview
+            ladder = (shipped_site / version.folder / "index.html").read_text()
+            assert '<pre class="mermaid">' in ladder
+    actions = visible_text(article((shipped_site / "reference/actions/index.html").read_text()))
+    used = {
+        r.rule.action
+        for docs in shipped_sets
+        for r in docs.latest.policy.compiled.rules.values()
+        if r.rule.action
+    }
+    assert used and all(action in actions for action in used)
+    for value in Code:
+        page = visible_text(article((shipped_site / "codes" / value.value / "index.html").read_text()))
+        assert value.value in page and "How to fix it" in page
+    guide = visible_text(article((shipped_site / "guides/reading-a-decision/index.html").read_text()))
+    assert "cspolicy:" not in guide  # every marker was filled in
+    assert '"case_id"' in guide and "because" in guide
+
+
+def test_api_reference_documents_the_public_api(shipped_site: Path) -> None:
+    api = visible_text(article((shipped_site / "reference/api/index.html").read_text()))
+    for name in ("load_policy", "PolicySet", "Decision", "CaseSnapshot", "PolicyError", "Code"):
+        assert name in api
+    assert "Evaluate one case" in api  # PolicySet.evaluate's docstring
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built for a project whose only policy tries to inject HTML, Markdown and Mermaid."""
+    root = tmp_path_factory.mktemp("hostile")
+    shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    shutil.copytree(ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("mermaid.min.js"))
+    shutil.copytree(FIXTURES / "policies", root / "policies")
+    (root / "examples" / "cases").mkdir(parents=True)
+    (root / "src").symlink_to(ROOT / "src")
+    site = root / "site"
+    result = build_site(root, site)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return site
+
+
+def test_policy_text_cannot_inject_markup(hostile_site: Path) -> None:
+    pages = sorted((hostile_site / "catalogue").rglob("*.html"))
+    assert len(pages) >= 4
+    for path in pages:
+        page = path.read_text(encoding="utf-8")
+        body = article(page)
+        assert "<script>window.INJECTED" not in page, path
+        assert "<img" not in body and "<iframe" not in body and "<b>" not in body, path
+        assert not re.search(r"<[^>]*\s(on[a-z]+\s*=|href=\"javascript)", body), path
+    rule = (hostile_site / "catalogue/hostile/1.0/hostile-rule/index.html").read_text()
+    words = visible_text(article(rule))
+    # Shown exactly as written, as text.
+    assert (
+        "Certify <script>window.INJECTED=3</script> [x](javascript:alert(1)) {: onclick=alert(1) }" in words
+    )
+    assert 'Statute <img src=x onerror="window.INJECTED=2"> [click](javascript:alert(1)) | pipe' in words
+    assert 'href="https://example.org/law?a=1&amp;b=&lt;2&gt;&quot;quote"' in rule
+    assert "[2024-01-01, 2024-07-01)" in words and "[2024-07-01, …)" in words
+
+
+def test_text_helpers_escape_everything_markdown_or_html_would_interpret() -> None:
+    hostile = "*a* _b_ `c` <d> [e](f) {#g} | h & i"
+    escaped = text(hostile)
+    assert not set("*_`<>[](){}|") & set(escaped.replace("&#", "").replace(";", ""))
+    assert html.unescape(escaped) == hostile
+    assert code("a|b<c>") == "<code>a&#124;b&lt;c&gt;</code>"
+    assert link("x", "javascript:alert(1)") == "x"
+    assert table(["A"], [[text("p|q")]]).splitlines()[2] == "| p&#124;q |"  # one cell, not two
+
+
+def test_mermaid_labels_cannot_break_out() -> None:
+    label = diagrams.label('end"] --> x[<b>#`|')
+    assert not set('"[]<>`|') & set(label.replace("#quot;", "").replace("#91;", "").replace("#93;", ""))
+    assert '"' not in label and "<" not in label and "]" not in label
+
+
+def test_markers_are_filled_with_the_markers_indentation() -> None:
+    page = "Intro\n\n??? example\n\n    <!-- cspolicy:block -->\n\n<!-- cspolicy:unknown -->\n"
+    filled = fill_markers(page, {"block": "```json\n{}\n```"})
+    assert "    ```json\n    {}\n    ```" in filled
+    assert "<!-- cspolicy:unknown -->" in filled
+
+
+def test_generated_pages_cover_every_rule_and_code(shipped_sets: list[PolicySetDocs]) -> None:
+    pages = generate_pages(ROOT)
+    for version, rule_id in every_rule(shipped_sets):
+        assert version.rule_page(rule_id) in pages
+        summary = pages["catalogue/SUMMARY.md"]
+        assert version.rule_page(rule_id).removeprefix("catalogue/") in summary
+    assert all(f"codes/{value.value}.md" in pages for value in Code)
