@@ -3,17 +3,25 @@ and locations; sound policies (and the shipped ones) produce nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
+import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cspolicy import Code, PolicyError, load_policy
 from cspolicy.analysis import check_policy
 from cspolicy.cli import main
 from cspolicy.diagnostics import Severity
+from cspolicy.expressions import Context
+from cspolicy.policy import PolicySet
 
-from conftest import FIXTURES, ROOT
+from helpers import FIXTURES, ROOT
 
 GRAPH = FIXTURES / "graph"
 SHIPPED = ROOT / "policies"
@@ -235,3 +243,109 @@ def test_shipped_policy_checks_clean(name: str, capsys: pytest.CaptureFixture[st
     if not path.exists():
         pytest.skip(f"shipped policy set {name} is not there yet")
     assert main(["check", "--strict", str(path)]) == 0, capsys.readouterr().err
+
+
+# -- soundness: "can never apply" is a proof -------------------------------------------------------
+
+SOUNDNESS_POLICY = """\
+id: soundness
+version: "1"
+title: Random conditions
+jurisdiction: {state: WI}
+effective: {from: 2020-01-01}
+sources:
+  law: {title: A law, url: "https://example.org/law"}
+parameters:
+  cap:
+    description: A cap that changes
+    unit: USD
+    values:
+      - {from: 2020-01-01, value: 100}
+      - {from: 2022-01-01, value: 1000}
+    cite: [law]
+derived:
+  behind: arrears.total >= order.monthly_amount
+rules:
+  - id: random
+    kind: threshold
+    title: Random
+    summary: Random conditions.
+    when: %s
+    unless: %s
+    action: send_delinquency_notice
+    cite: [law]
+"""
+# Each variable a condition may read, and values that sit on and around every constant used.
+SOUNDNESS_VALUES: dict[str, list[object]] = {
+    "arrears.total": [
+        Decimal(v) for v in ("0", "99.99", "100", "100.01", "500.50", "999.99", "1000", "1000.01")
+    ],
+    "order.monthly_amount": [Decimal(v) for v in ("0", "100", "500.50", "1000")],
+    "payments.days_since_last": [0, 29, 30, 31, 89, 90, 91],
+    "payments.last_date": [None, dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+    "public_assistance": ["current", "former", "never"],
+    "paying_parent.incarcerated": [True, False],
+    "enforcement": [[], [{"action": "docket_lien", "date": dt.date(2024, 1, 1), "status": "sent"}]],
+}
+ATOMS = st.sampled_from(
+    [
+        "arrears.total > 100",
+        "arrears.total <= 100",
+        "arrears.total >= 1000",
+        "arrears.total < params.cap",
+        "arrears.total != 500.50",
+        "arrears.total == 1000",
+        "arrears.total > order.monthly_amount",
+        "order.monthly_amount >= arrears.total",
+        "behind",
+        "payments.days_since_last > 30",
+        "payments.days_since_last < 31",
+        "payments.days_since_last >= 90",
+        'payments.last_date > date("2024-01-01")',
+        'payments.last_date <= date("2024-01-01")',
+        'public_assistance == "never"',
+        'public_assistance in ["current", "former"]',
+        'public_assistance != "current"',
+        "paying_parent.incarcerated",
+        'taken("docket_lien")',
+        "params.cap > 500",
+    ]
+)
+CONDITIONS = st.recursive(
+    ATOMS,
+    lambda inner: st.one_of(
+        inner.map(lambda c: f"not ({c})"),
+        st.tuples(inner, inner).map(lambda pair: f"({pair[0]}) and ({pair[1]})"),
+        st.tuples(inner, inner).map(lambda pair: f"({pair[0]}) or ({pair[1]})"),
+    ),
+    max_leaves=5,
+)
+
+
+def applies_on_some_case(policy: PolicySet) -> bool:
+    """Brute force over every combination of values of the variables the rule reads."""
+    rule = policy.compiled.rules["random"]
+    text = " ".join(c.text for c in [*rule.when, *rule.unless]) + " arrears.total order.monthly_amount"
+    names = [n for n in SOUNDNESS_VALUES if n in text or (n == "enforcement" and "taken" in text)]
+    for day in (dt.date(2021, 1, 1), dt.date(2023, 1, 1)):
+        params = policy.compiled.parameters_on(day)
+        for combination in itertools.product(*(SOUNDNESS_VALUES[n] for n in names)):
+            facts = {"as_of": day, "enforcement": [], **dict(zip(names, combination, strict=True))}
+            context = Context(facts, params, policy.compiled.derived_fns)
+            if all(c.fn(context) is True for c in rule.when) and not any(
+                c.fn(context) is True for c in rule.unless
+            ):
+                return True
+    return False
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(when=st.lists(CONDITIONS, min_size=1, max_size=3), unless=st.lists(CONDITIONS, max_size=1))
+def test_never_applies_only_when_no_case_applies(when: list[str], unless: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "policy.yaml"
+        path.write_text(SOUNDNESS_POLICY % (json.dumps(when), json.dumps(unless)), encoding="utf-8")
+        policy = load_policy(path)
+        never = any(p.code is Code.NEVER_FIRES for p in check_policy(policy))
+        if never:
+            assert not applies_on_some_case(policy), (when, unless)
