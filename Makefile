@@ -22,8 +22,10 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_BASE)
 
 ## make demo: evaluate the example cases against the shipped Wisconsin policy
+DEMO_CASES = $(shell grep -l 'state: WI' examples/cases/*.yaml)
+
 demo: $(STAMP_BASE)
-	$(BIN)/cspolicy evaluate examples/cases/*.yaml --policy policies/wisconsin
+	$(BIN)/cspolicy evaluate $(DEMO_CASES) --policy policies/wisconsin
 
 ## make test: lint, type-check, pytest (incl. the YAML policy tests) and the docs build
 test: $(STAMP_DEV) browser $(MERMAID_JS) lint typecheck pytest policy-tests docs

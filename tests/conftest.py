@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-ROOT = Path(__file__).parent.parent
+from helpers import FIXTURES, HEADER, ROOT, write_policy
+
+__all__ = ["FIXTURES", "HEADER", "ROOT", "write_policy"]
 
 
 @pytest.fixture
@@ -37,24 +38,3 @@ def make_snapshot() -> Any:
         return data
 
     return build
-
-
-def write_policy(directory: Path, text: str, name: str = "policy.yaml") -> Path:
-    """Write one policy file (dedented text) and return its path."""
-    import textwrap
-
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
-
-
-HEADER = """\
-id: t
-version: "1"
-title: Test
-jurisdiction: {state: WI}
-effective: {from: 2020-01-01}
-sources:
-  src: {title: A source, url: "https://example.org/law"}
-"""

@@ -139,6 +139,18 @@ def test_inherited_rules_and_unused_parent_entities_are_the_parents_business(tmp
     assert [str(p) for p in check_policy(load_policy(tmp_path / "child"))] == []
 
 
+def test_history_lookups_of_actions_no_rule_produces() -> None:
+    where = "unknown-action"
+    assert findings(where) == [
+        f"{at(where, 23, 51)}: warning: rule 'contempt' when: days_since_taken(\"send_delinquency_notise\") "
+        "looks for action 'send_delinquency_notise' in the enforcement history, but no rule of this set "
+        "produces it (did you mean 'send_delinquency_notice'?) [CSP408]",
+        f"{at(where, 24, 19)}: warning: rule 'contempt' unless: taken(\"refer_for_contemt\") "
+        "looks for action 'refer_for_contemt' in the enforcement history, but no rule of this set "
+        "produces it (did you mean 'refer_for_contempt'?) [CSP408]",
+    ]
+
+
 def test_clean_policy_has_no_findings() -> None:
     assert findings("clean") == []
     assert findings("queries") == []

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import http.server
 import json
-import os
 import shutil
 import socketserver
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 from cspolicy.docs.catalogue import PolicyVersion, discover
+from test_docs import build_hostile_site, build_site
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -54,30 +53,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         return
 
 
-@pytest.fixture(scope="module")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The site, built from the shipped policies, served over HTTP on 127.0.0.1 from a thread."""
-    site = tmp_path_factory.mktemp("browser-site")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mkdocs",
-            "build",
-            "--strict",
-            "-f",
-            str(ROOT / "mkdocs.yml"),
-            "-d",
-            str(site),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"},
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+@contextlib.contextmanager
+def serving(site: Path) -> Iterator[str]:
+    """`site` served over HTTP on 127.0.0.1 (a free port) from a thread; yields its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(site))
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
@@ -88,6 +66,23 @@ def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site built from the shipped policies, served locally."""
+    site = tmp_path_factory.mktemp("browser-site")
+    result = build_site(ROOT, site)
+    assert result.returncode == 0, result.stderr[-4000:]
+    with serving(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site of a policy that tries to inject markup, served locally."""
+    with serving(build_hostile_site(tmp_path_factory.mktemp("browser-hostile"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +149,7 @@ def test_rule_page_renders_its_mermaid_diagram_to_svg(
     assert len(svgs) == 1
     # The diagram's nodes: the rule itself, the parameter it reads and the action it recommends.
     assert rule.rule.title in svgs[0]
-    assert "passport denial threshold" in svgs[0]
+    assert "passport_denial_threshold" in svgs[0]
     assert "certify_passport_denial" in svgs[0]
     assert not browser.find_elements(By.CSS_SELECTOR, "pre.mermaid")  # nothing left unrendered
     errors = [
@@ -184,3 +179,21 @@ def test_site_search_finds_a_rule_by_its_title(browser: Any, site_url: str, fede
         element.text for element in browser.find_elements(By.CSS_SELECTOR, ".md-search-result__article h1")
     ]
     assert any(rule.rule.title in title for title in titles), titles
+
+
+def test_hostile_policy_text_renders_as_text_and_runs_nothing(browser: Any, hostile_url: str) -> None:
+    browser.get(hostile_url + "catalogue/hostile/1.0/hostile-rule/")
+    WebDriverWait(browser, 60).until(lambda driver: _rendered_svgs(driver))
+    assert browser.execute_script("return typeof window.INJECTED") == "undefined"
+    heading = browser.find_element(By.CSS_SELECTOR, "article h1").text
+    assert heading.startswith("Certify <script>window.INJECTED=3</script> [x](javascript:alert(1))")
+    assert "<script>" in browser.title  # shown as text in the tab, not parsed
+    article = browser.find_element(By.CSS_SELECTOR, "article")
+    assert not article.find_elements(By.CSS_SELECTOR, "script, iframe, img")
+    hrefs = [a.get_attribute("href") or "" for a in article.find_elements(By.CSS_SELECTOR, "a")]
+    assert hrefs and not any(href.startswith("javascript") for href in hrefs)
+    # The hold's title, written to break out of a Mermaid label, is one node label in the diagram.
+    browser.get(hostile_url + "catalogue/hostile/1.0/hostile-hold/")
+    WebDriverWait(browser, 60).until(lambda driver: _rendered_svgs(driver))
+    assert 'Hold "quoted" #hash `tick` ]] --> end' in _rendered_svgs(browser)[0]
+    assert browser.execute_script("return typeof window.INJECTED") == "undefined"

@@ -9,7 +9,7 @@ import pytest
 
 from cspolicy.cli import main
 
-from conftest import FIXTURES, HEADER, write_policy
+from helpers import FIXTURES, HEADER, write_policy
 
 BASIC = str(FIXTURES / "core" / "basic")
 CASES = FIXTURES / "core" / "cases"

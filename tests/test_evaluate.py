@@ -14,7 +14,7 @@ import pytest
 
 from cspolicy import Code, EvaluationError, PolicySet, SnapshotError, load_policy
 
-from conftest import FIXTURES, HEADER, write_policy
+from helpers import FIXTURES, HEADER, write_policy
 
 Snapshot = Callable[..., dict[str, Any]]
 
@@ -236,3 +236,33 @@ def test_outputs_are_decimal_strings(policy: PolicySet) -> None:
     decision = policy.evaluate(FIXTURES / "core" / "cases" / "bot.json")
     credit = next(a for a in decision.actions if a.action == "eligible_back_on_track").outputs["credit"]
     assert Decimal(credit) == Decimal("150.50")
+
+
+def test_state_policy_rejects_another_states_case(policy: PolicySet, make_snapshot: Snapshot) -> None:
+    with pytest.raises(EvaluationError) as caught:
+        policy.evaluate(make_snapshot(jurisdiction={"state": "CA"}, case_id="CA-1"))
+    assert caught.value.problem.code is Code.WRONG_JURISDICTION
+    assert "case is in CA but basic 1.0 applies to WI cases" in str(caught.value)
+
+
+def test_money_outputs_are_rounded_half_up_to_cents(tmp_path: Path, make_snapshot: Snapshot) -> None:
+    path = write_policy(
+        tmp_path,
+        HEADER
+        + """\
+rules:
+  - id: interest
+    kind: automatic
+    title: Interest
+    summary: S
+    when: arrears.total > 0
+    action: charge_interest
+    outputs:
+      monthly_interest: arrears.total * 0.005
+      rate: 0.005 * 1
+    cite: [src]
+""",
+    )
+    decision = load_policy(path).evaluate(make_snapshot(arrears__family_owed="349.00"))
+    # 349.00 × 0.005 = 1.745: half up gives 1.75 (banker's rounding would give 1.74)
+    assert decision.actions[0].outputs == {"monthly_interest": "1.75", "rate": "0.005"}

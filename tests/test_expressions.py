@@ -22,7 +22,7 @@ from cspolicy.expressions import (
 )
 from cspolicy.snapshot import FIELDS
 
-from conftest import HEADER, write_policy
+from helpers import HEADER, write_policy
 
 
 def compiled(text: str, params: dict[str, Type] | None = None) -> object:
@@ -201,10 +201,10 @@ rules:
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
     (problem,) = caught.value.problems
-    assert str(problem) == (
-        f"{path}:15:38: rule 'r' when: function '__import__' is not allowed; the functions are: "
-        "abs, any_of, count_of, date, days_between, days_since, days_since_taken, max, min, taken [CSP305]"
+    assert str(problem).startswith(
+        f"{path}:15:38: rule 'r' when: function '__import__' is not allowed; the functions are: abs, any_of,"
     )
+    assert str(problem).endswith("[CSP305]")
 
 
 def test_date_compared_with_money_in_a_policy_is_a_located_error(tmp_path: Path) -> None:

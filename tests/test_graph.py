@@ -16,7 +16,7 @@ from cspolicy.expressions.nodes import Call, Name
 from cspolicy.graph import UnknownNode, derived_order, ladder, neighbourhood
 from cspolicy.policy import PolicySet
 
-from conftest import FIXTURES, ROOT
+from helpers import FIXTURES, ROOT
 
 GRAPH = FIXTURES / "graph"
 SHIPPED = ROOT / "policies"

@@ -8,7 +8,7 @@ import pytest
 
 from cspolicy import Code, PolicyError, load_policy
 
-from conftest import HEADER, write_policy
+from helpers import HEADER, write_policy
 
 
 def problems_of(path: Path) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 from cspolicy import CaseSnapshot, SnapshotError
 from cspolicy.snapshot import NO_PAYMENT_DAYS
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 
 def test_yaml_and_json_snapshots_load_with_decimal_money() -> None:

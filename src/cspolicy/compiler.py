@@ -8,7 +8,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from cspolicy.decision import CitationOut
 from cspolicy.diagnostics import Code, Location, PolicyError, Problem, Severity
@@ -64,7 +64,7 @@ class CompiledExpression:
 class CompiledCondition(CompiledExpression):
     """A `when` or `unless` condition of a rule."""
 
-    part: str = "when"
+    part: Literal["when", "unless"] = "when"
 
 
 @dataclass
@@ -172,7 +172,7 @@ class _Compiler:
         required: bool,
     ) -> list[CitationOut]:
         if required and not cites:
-            what = "rule" if path and path[0] == "rules" else "parameter"
+            what = "rule" if entity.path[0] == "rules" else "parameter"
             self.error(
                 Code.MISSING_CITATION,
                 f"{what} has no citation: add `cite:` with a source id",

@@ -123,7 +123,6 @@ class Decision(_Out):
     # When it was evaluated: part of the record, never of `to_json()` (which must not vary).
     _evaluated_at: dt.datetime = PrivateAttr(default_factory=_now)
 
-
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON: the same case under the same policy gives byte-identical text."""
         data = self.model_dump(mode="json", exclude_none=False)

@@ -54,11 +54,13 @@ class Code(StrEnum):
     UNUSED_SOURCE = "CSP405"
     ACTION_KIND_CONFLICT = "CSP406"
     SHADOWED_RULE = "CSP407"
+    UNKNOWN_ACTION = "CSP408"
     # 5xx: snapshots and evaluation
     SNAPSHOT_INVALID = "CSP501"
     EVALUATION_FAILED = "CSP502"
     DIVISION_BY_ZERO = "CSP503"
     NO_PARAMETER_VALUE = "CSP504"
+    WRONG_JURISDICTION = "CSP505"
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,7 @@ Rule outcome semantics (every back end follows them):
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from cspolicy.compiler import CompiledCondition, CompiledExpression, CompiledPolicy, CompiledRule
@@ -29,10 +29,36 @@ from cspolicy.decision import (
 from cspolicy.diagnostics import Code, EvaluationError, Problem
 from cspolicy.expressions import Context, DivisionByZero, Renderer, Type
 from cspolicy.expressions.nodes import Compare, Literal, Name, Node
-from cspolicy.expressions.render import format_money, format_value
+from cspolicy.expressions.render import Template, format_money, format_value, template
 from cspolicy.snapshot import CaseSnapshot
 
 APPLIES, NOT_APPLICABLE = "applies", "not applicable"
+
+# Per-process caches keyed by object id; each entry keeps its key object alive so ids stay valid.
+_TEMPLATES: dict[int, tuple[CompiledExpression, Template]] = {}
+_PARAMETERS: dict[int, tuple[CompiledPolicy, dict[dt.date, dict[str, Any]]]] = {}
+
+
+def _parameters_on(policy: CompiledPolicy, day: dt.date) -> dict[str, Any]:
+    """Parameter values in force on `day`, computed once per policy and date."""
+    entry = _PARAMETERS.get(id(policy))
+    if entry is None:
+        entry = _PARAMETERS[id(policy)] = (policy, {})
+    by_day = entry[1]
+    values = by_day.get(day)
+    if values is None:
+        if len(by_day) > 4096:
+            by_day.clear()
+        values = by_day[day] = policy.parameters_on(day)
+    return values
+
+
+CENT = Decimal("0.01")
+
+
+def round_money(amount: Decimal | int) -> Decimal:
+    """An amount rounded half up to whole cents (money outputs are always shown in cents)."""
+    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def json_value(value: Any) -> Any:
@@ -54,7 +80,7 @@ class CaseRun:
     def __init__(self, policy: CompiledPolicy, order: list[str], snapshot: CaseSnapshot) -> None:
         self.policy = policy
         self.snapshot = snapshot
-        self.params = policy.parameters_on(snapshot.as_of)
+        self.params = _parameters_on(policy, snapshot.as_of)
         self.context = Context(snapshot.facts(), self.params, policy.derived_fns)
         self.applies: dict[str, bool] = {}
         self.held_by: dict[str, str] = {}
@@ -132,14 +158,36 @@ class CaseRun:
     def trace(self, condition: CompiledCondition, rule: CompiledRule) -> ConditionTrace:
         result = self.run(condition, rule)
         values = self.values(condition)
-        text = Renderer(self.policy.labels, values).render(condition.node)
-        return ConditionTrace(
+        text = self.explain_text(condition, values)
+        # Built from already-checked parts: skip pydantic validation on this hot path.
+        return ConditionTrace.model_construct(
             expr=condition.text,
             part=condition.part,
             values={k: json_value(v) for k, v in values.items() if not isinstance(v, list)},
             result=result,
             text=text,
         )
+
+    def explain_text(self, expression: CompiledExpression, values: dict[str, Any]) -> str:
+        """The plain-language sentence for `expression` with this case's values."""
+        cached = _TEMPLATES.get(id(expression))
+        if cached is None:
+            cached = (expression, template(expression.node, self.policy.labels, list(values)))
+            _TEMPLATES[id(expression)] = cached
+        return cached[1].fill(values) + self.derived_meaning(expression)
+
+    def derived_meaning(self, expression: CompiledExpression) -> str:
+        """' — where X: ...' for each derived value read, so a trace never hides the facts behind it."""
+        parts = []
+        seen: set[str] = set()
+        for name in expression.names:
+            if name.kind != "derived" or name.key in seen or name.key not in self.policy.derived:
+                continue
+            seen.add(name.key)
+            derived = self.policy.derived[name.key]
+            inner = self.explain_text(derived.expression, self.values(derived.expression))
+            parts.append(f" — where {derived.label} means: {inner}")
+        return "".join(parts)
 
     def because(self, rule: CompiledRule) -> list[ConditionTrace]:
         traces = [self.trace(c, rule) for c in rule.when]
@@ -186,7 +234,7 @@ class CaseRun:
                     )
                 )
             else:
-                outputs = {name: json_value(self.run(expr, rule)) for name, expr in rule.outputs.items()}
+                outputs = {name: json_value(self.output(expr, rule)) for name, expr in rule.outputs.items()}
                 due_by, overdue = self.clock(rule)
                 actions.append(
                     RecommendedAction(
@@ -214,6 +262,13 @@ class CaseRun:
         )
         decision._run = self
         return decision
+
+    def output(self, expression: CompiledExpression, rule: CompiledRule) -> Any:
+        """An output's value; money is rounded half up to the cent, as a person is charged or credited."""
+        value = self.run(expression, rule)
+        if expression.node.type is Type.MONEY and value is not None:
+            return round_money(value)
+        return value
 
     def clock(self, rule: CompiledRule) -> tuple[dt.date | None, bool | None]:
         """The statutory clock of a recommended action: its due date and whether it has passed.

@@ -92,6 +92,7 @@ class PolicySet:
         evaluated for this case (e.g. division by zero) or the case predates this version.
         """
         case = _as_snapshot(snapshot)
+        self.check_jurisdiction(case)
         self.check_date(case)
         return CaseRun(self.compiled, self.order, case).decision()
 
@@ -104,6 +105,19 @@ class PolicySet:
     def why_not(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path, rule_id: str) -> WhyNot:
         """Explain why `rule_id` did or did not lead to its action for this case."""
         return self.evaluate(snapshot).why_not(rule_id)
+
+    def check_jurisdiction(self, case: CaseSnapshot) -> None:
+        """A state policy evaluates only that state's cases (a `US` policy takes any state)."""
+        state = self.compiled.source.jurisdiction.state
+        if state != "US" and case.jurisdiction.state != state:
+            raise EvaluationError(
+                Problem(
+                    Code.WRONG_JURISDICTION,
+                    f"case is in {case.jurisdiction.state} but {self.id} {self.version} applies to {state} cases",
+                    Location(str(self.compiled.source.header.file)),
+                ),
+                case.case_id,
+            )
 
     def check_date(self, case: CaseSnapshot) -> None:
         start, end = self.effective_from, self.effective_to

@@ -289,16 +289,16 @@ _PAYMENT_ITEMS = {
 FIELDS: dict[str, FieldSpec] = {
     spec.path: spec
     for spec in [
-        _spec("case_id", Type.STRING, "case number"),
+        _spec("case_id", Type.STRING, "the case number"),
         _spec("as_of", Type.DATE, "the snapshot date"),
-        _spec("jurisdiction.state", Type.STRING, "state"),
-        _spec("jurisdiction.county", Type.STRING, "county", optional=True),
-        _spec("order.established_on", Type.DATE, "date of the support order"),
-        _spec("order.monthly_amount", Type.MONEY, "monthly support amount"),
+        _spec("jurisdiction.state", Type.STRING, "the state"),
+        _spec("jurisdiction.county", Type.STRING, "the county", optional=True),
+        _spec("order.established_on", Type.DATE, "the date of the support order"),
+        _spec("order.monthly_amount", Type.MONEY, "the monthly support amount"),
         _spec("order.income_withholding_active", Type.BOOL, "income withholding is in effect"),
-        _spec("arrears.family_owed", Type.MONEY, "past-due support owed to the family"),
-        _spec("arrears.state_owed", Type.MONEY, "past-due support owed to the state"),
-        _spec("arrears.state_owed_pre_1996", Type.MONEY, "state-owed debt from before 1996"),
+        _spec("arrears.family_owed", Type.MONEY, "the past-due support owed to the family"),
+        _spec("arrears.state_owed", Type.MONEY, "the past-due support owed to the state"),
+        _spec("arrears.state_owed_pre_1996", Type.MONEY, "the state-owed debt from before 1996"),
         _spec("arrears.total", Type.MONEY, "past-due support"),
         _spec(
             "arrears.delinquent_since",
@@ -308,8 +308,8 @@ FIELDS: dict[str, FieldSpec] = {
             optional=True,
         ),
         _spec("payments", Type.LIST, "payments", items=_PAYMENT_ITEMS),
-        _spec("payments.last_date", Type.DATE, "date of the last payment", optional=True),
-        _spec("payments.days_since_last", Type.INTEGER, "days since the last payment", unit="days"),
+        _spec("payments.last_date", Type.DATE, "the date of the last payment", optional=True),
+        _spec("payments.days_since_last", Type.INTEGER, "the days since the last payment", unit="days"),
         _spec(
             "payments.to_family_arrears_in_period",
             Type.MONEY,
@@ -318,7 +318,7 @@ FIELDS: dict[str, FieldSpec] = {
         _spec(
             "public_assistance",
             Type.STRING,
-            "public assistance status",
+            "the public assistance status",
             choices=("current", "former", "never"),
         ),
         _spec(
@@ -330,8 +330,8 @@ FIELDS: dict[str, FieldSpec] = {
         _spec("paying_parent.employer_known", Type.BOOL, "the employer is known"),
         _spec("paying_parent.address_known", Type.BOOL, "the paying parent's address is known"),
         _spec("paying_parent.incarcerated", Type.BOOL, "the paying parent is incarcerated"),
-        _spec("paying_parent.incarcerated_since", Type.DATE, "date incarcerated", optional=True),
-        _spec("paying_parent.expected_release", Type.DATE, "expected release date", optional=True),
+        _spec("paying_parent.incarcerated_since", Type.DATE, "the date of incarceration", optional=True),
+        _spec("paying_parent.expected_release", Type.DATE, "the expected release date", optional=True),
         _spec(
             "paying_parent.military_active_duty",
             Type.BOOL,
@@ -346,13 +346,13 @@ FIELDS: dict[str, FieldSpec] = {
         _spec(
             "paying_parent.programs.employment_training",
             Type.STRING,
-            "employment and training status",
+            "the employment and training status",
             choices=("none", "referred", "enrolled"),
         ),
         _spec(
             "paying_parent.programs.payment_plan",
             Type.STRING,
-            "payment plan status",
+            "the payment plan status",
             choices=("none", "active", "defaulted"),
         ),
         _spec("paying_parent.warrants", Type.LIST, "warrants", items=_WARRANT_ITEMS),

@@ -111,6 +111,10 @@ class Renderer:
     def render(self, node: Node) -> str:
         return self._render(node, top=True)
 
+    def show(self, path: str, value: Any, type_: Type) -> str:
+        """How a case's value appears in the text (a template renderer leaves a slot instead)."""
+        return format_value(value, type_)
+
     def _render(self, node: Node, top: bool = False) -> str:
         if isinstance(node, Literal):
             if isinstance(node.value, str):
@@ -161,10 +165,10 @@ class Renderer:
             return label
         if node.type is Type.BOOL:
             if self.values is not None and node.path in self.values:
-                return f"{label}: {format_value(self.values[node.path], Type.BOOL)}"
+                return f"{label}: {self.show(node.path, self.values[node.path], Type.BOOL)}"
             return label
         if self.values is not None and node.path in self.values:
-            return f"{label} ({format_value(self.values[node.path], node.type)})"
+            return f"{label} ({self.show(node.path, self.values[node.path], node.type)})"
         if node.kind == "param" and node.key in self.params:
             return f"{label} ({format_value(self.params[node.key], node.type)})"
         return label
@@ -204,3 +208,39 @@ class Renderer:
         if function == "days_since":
             return f"the days since {args[0]}"
         return f"{function}({', '.join(args)})"
+
+
+_SLOT = "\x00"
+
+
+class Template:
+    """A sentence rendered once per expression with slots for the case's values; filling it
+    is much cheaper than rendering (explanations are built for every case of a caseload)."""
+
+    def __init__(self, parts: list[str], slots: list[tuple[str, Type]]) -> None:
+        self.parts = parts
+        self.slots = slots
+
+    def fill(self, values: Mapping[str, Any]) -> str:
+        pieces = [self.parts[0]]
+        for (path, type_), text in zip(self.slots, self.parts[1:], strict=True):
+            pieces.append(format_value(values.get(path), type_))
+            pieces.append(text)
+        return "".join(pieces)
+
+
+class _SlotRenderer(Renderer):
+    def __init__(self, labels: Labels, paths: list[str]) -> None:
+        super().__init__(labels, dict.fromkeys(paths))
+        self.slots: list[tuple[str, Type]] = []
+
+    def show(self, path: str, value: Any, type_: Type) -> str:
+        self.slots.append((path, type_))
+        return _SLOT
+
+
+def template(node: Node, labels: Labels, paths: list[str]) -> Template:
+    """Render `node` once, leaving a slot wherever the value of one of `paths` goes."""
+    renderer = _SlotRenderer(labels, paths)
+    text = renderer.render(node)
+    return Template(text.split(_SLOT), renderer.slots)
