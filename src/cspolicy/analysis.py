@@ -8,7 +8,9 @@ Findings, each with an exact message and the location of the text at fault:
 - CSP404 / CSP405 a parameter no rule reads / a source nothing cites (only those the checked set
   defines itself: what a parent set defines and a child no longer uses is the parent's business);
 - CSP406 two rules produce the same action as different kinds of rule;
-- CSP407 a rule repeats a parent's identical rule without `override: true` (found by the loader).
+- CSP407 a rule repeats a parent's identical rule without `override: true` (found by the loader);
+- CSP408 `taken("x")` / `days_since_taken("x")` names an action no rule of the set produces (a
+  misspelt code would silently never be found in the enforcement history).
 
 Reasoning about conditions is in `satisfiability.py`: a finding is reported only when it is proven.
 """
@@ -23,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from cspolicy.compiler import CompiledCondition, CompiledPolicy, CompiledRule
-from cspolicy.diagnostics import Code, Problem, Severity
-from cspolicy.expressions.nodes import Name, Node
+from cspolicy.compiler import CompiledCondition, CompiledExpression, CompiledPolicy, CompiledRule
+from cspolicy.diagnostics import Code, Location, Problem, Severity
+from cspolicy.expressions.checker import suggest
+from cspolicy.expressions.nodes import Call, Literal, Name, Node
 from cspolicy.expressions.render import format_value
-from cspolicy.graph import node_id
+from cspolicy.graph import HISTORY_FUNCTIONS, node_id
 from cspolicy.satisfiability import NT, Formula, T, Translator, disjunction, satisfiable
 
 if TYPE_CHECKING:
@@ -42,7 +45,7 @@ def check_policy(policy: PolicySet) -> list[Problem]:
 
 
 def analyse(compiled: CompiledPolicy, graph: nx.DiGraph) -> list[Problem]:
-    """The analyser's findings (CSP401–CSP406) for one compiled policy, in file order."""
+    """The analyser's findings (CSP401–CSP406, CSP408) for one compiled policy, in file order."""
     analyser = _Analyser(compiled, graph)
     findings = [
         *analyser.never_applies(),
@@ -51,6 +54,7 @@ def analyse(compiled: CompiledPolicy, graph: nx.DiGraph) -> list[Problem]:
         *analyser.unused_parameters(),
         *analyser.unused_sources(),
         *analyser.action_kind_conflicts(),
+        *analyser.unknown_actions(),
     ]
     return sorted(findings, key=Problem.sort_key)
 
@@ -312,6 +316,48 @@ class _Analyser:
                     )
                 )
         return problems
+
+    # -- CSP408 ----------------------------------------------------------------------------
+    def unknown_actions(self) -> list[Problem]:
+        produced = sorted({r.rule.action for r in self.rules.values() if r.rule.action})
+        expressions: list[tuple[str, CompiledExpression]] = [
+            (f"derived {name!r}", d.expression) for name, d in self.compiled.derived.items()
+        ]
+        for rule in self.rules.values():
+            parts: list[tuple[str, CompiledExpression]] = [(c.part, c) for c in [*rule.when, *rule.unless]]
+            parts += [(f"output {name!r}", e) for name, e in rule.outputs.items()]
+            parts += [("due", rule.due_after)] if rule.due_after is not None else []
+            expressions += [(f"rule {rule.id!r} {part}", e) for part, e in parts]
+        problems = []
+        for where, expression in expressions:
+            for node in expression.node.walk():
+                if not (isinstance(node, Call) and node.function in HISTORY_FUNCTIONS):
+                    continue
+                code = node.args[0]
+                assert isinstance(code, Literal)
+                if code.value in produced:
+                    continue
+                problems.append(
+                    Problem(
+                        Code.UNKNOWN_ACTION,
+                        f'{where}: {node.function}("{code.value}") looks for action {code.value!r} in the'
+                        " enforcement history, but no rule of this set produces it"
+                        + suggest(code.value, produced),
+                        _inside(expression, code),
+                        Severity.WARNING,
+                    )
+                )
+        return problems
+
+
+def _inside(expression: CompiledExpression, node: Node) -> Location:
+    """Where `node` is written, from where its expression is (which points at the root node)."""
+    root = expression.node
+    if root.line != 0:
+        return expression.location
+    location = expression.location
+    start = Location(location.file, location.line, location.column - root.column)
+    return start.shifted(node.line, node.column)
 
 
 def _a(word: str) -> str:
