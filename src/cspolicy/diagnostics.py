@@ -55,7 +55,6 @@ class Code(StrEnum):
     ACTION_KIND_CONFLICT = "CSP406"
     SHADOWED_RULE = "CSP407"
     UNKNOWN_ACTION = "CSP408"
-    UNKNOWN_ACTION = "CSP408"
     # 5xx: snapshots and evaluation
     SNAPSHOT_INVALID = "CSP501"
     EVALUATION_FAILED = "CSP502"
