@@ -367,15 +367,18 @@ def source_text(node: Node) -> str:
     if isinstance(node, Name):
         return node.path
     if isinstance(node, Unary):
-        inner = source_text(node.operand)
+        inner = _operand(node.operand, _precedence(node))
         return f"not {inner}" if node.op == "not" else f"-{inner}"
     if isinstance(node, Binary | Compare):
-        return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
+        level = _precedence(node)
+        # the right side of - and / (and of any comparison) binds tighter: a - (b - c)
+        return f"{_operand(node.left, level)} {node.op} {_operand(node.right, level + 1)}"
     if isinstance(node, Membership):
         values = ", ".join(source_text(Literal(v)) for v in node.values)
-        return f"{source_text(node.operand)} {'not in' if node.negated else 'in'} [{values}]"
+        operand = _operand(node.operand, _precedence(node) + 1)
+        return f"{operand} {'not in' if node.negated else 'in'} [{values}]"
     if isinstance(node, BoolOp):
-        return f" {node.op} ".join(_operand(o) for o in node.operands)
+        return f" {node.op} ".join(_operand(o, _precedence(node) + 1) for o in node.operands)
     if isinstance(node, Quantifier):
         return f"{node.function}({node.collection.path}, {source_text(node.predicate)})"
     if isinstance(node, Call):
@@ -383,6 +386,19 @@ def source_text(node: Node) -> str:
     return type(node).__name__
 
 
-def _operand(node: Node) -> str:
+def _precedence(node: Node) -> int:
+    """Python's binding strength of a node (higher binds tighter)."""
+    if isinstance(node, BoolOp):
+        return 1 if node.op == "or" else 2
+    if isinstance(node, Unary):
+        return 3 if node.op == "not" else 7
+    if isinstance(node, Compare | Membership):
+        return 4
+    if isinstance(node, Binary):
+        return 5 if node.op in ("+", "-") else 6
+    return 8
+
+
+def _operand(node: Node, level: int) -> str:
     text = source_text(node)
-    return f"({text})" if isinstance(node, Binary | BoolOp | Compare) else text
+    return f"({text})" if _precedence(node) < level else text
