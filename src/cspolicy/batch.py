@@ -26,7 +26,7 @@ from cspolicy.caseload import MONEY, RowError, frame_to_snapshots
 from cspolicy.caseload_checks import ERROR_SCHEMA, ROW
 from cspolicy.compiler import CompiledExpression
 from cspolicy.diagnostics import Code, EvaluationError
-from cspolicy.expressions import Renderer
+from cspolicy.expressions import Renderer, Type
 from cspolicy.expressions.vectorized import NotVectorizable, Vector, VectorCompiler, reached
 from cspolicy.snapshot import NO_PAYMENT_DAYS, CaseSnapshot
 
@@ -116,9 +116,16 @@ class VectorPlan:
         return {
             "when": [self._condition(c, rule_id) for c in rule.when],
             "unless": [self._condition(c, rule_id) for c in rule.unless],
-            "outputs": {name: self._condition(e, rule_id) for name, e in rule.outputs.items()},
+            "outputs": {name: self._output(e, rule_id) for name, e in rule.outputs.items()},
             "due_after": self._condition(rule.due_after, rule_id) if rule.due_after else None,
         }
+
+    def _output(self, expression: CompiledExpression, rule_id: str) -> Vector:
+        """An output; money is rounded half up to the cent, as the reference does."""
+        vector = self._condition(expression, rule_id)
+        if expression.node.type is Type.MONEY:
+            return Vector(round_cents(vector.value), vector.errors)
+        return vector
 
     def _condition(self, expression: CompiledExpression, rule_id: str) -> Vector:
         vector = self.compiler.compile(expression.node)
@@ -142,23 +149,25 @@ class VectorPlan:
         )
         cents = pl.col("payments").list.eval((pl.element().struct.field("amount") * 100).cast(pl.Int64))
         last_offset = offsets.list.eval(pl.element().filter(pl.element() <= 0)).list.max()
+        total = pl.col("arrears.family_owed") + pl.col("arrears.state_owed")
+        last_date = (as_of_day + last_offset).cast(pl.Date)
+        established = pl.col("order.established_on")
         columns = [
-            (pl.col("arrears.family_owed") + pl.col("arrears.state_owed")).alias("arrears.total"),
-            (as_of_day + last_offset).cast(pl.Date).alias("payments.last_date"),
+            total.alias("arrears.total"),
+            # snapshot.delinquent_since: the day after the last payment (the order date when
+            # none was received, never before it), None when nothing is past due
+            pl.when(total <= 0)
+            .then(pl.lit(None, dtype=pl.Date))
+            .when(last_date.is_null())
+            .then(established)
+            .otherwise(pl.max_horizontal(last_date + dt.timedelta(days=1), established))
+            .alias("arrears.delinquent_since"),
+            last_date.alias("payments.last_date"),
             (-last_offset).cast(pl.Int64).fill_null(NO_PAYMENT_DAYS).alias("payments.days_since_last"),
             ((received * this_month * family * cents).list.sum().cast(pl.Decimal(38, 0)) * Decimal("0.01"))
             .cast(MONEY)
             .alias("payments.to_family_arrears_in_period"),
         ]
-        for code in sorted(self.compiler.taken_codes):
-            entry = pl.element().struct
-            taken = (entry.field("action") == code) & entry.field("status").is_in(TAKEN_STATUSES)
-            columns.append(
-                pl.col("enforcement")
-                .list.eval(pl.when(taken).then(entry.field("date")))
-                .list.max()
-                .alias(f"taken.{code}")
-            )
         for name, parameter in self.policy.compiled.parameters.items():
             value: Any = None
             for dated in parameter.values:
@@ -168,7 +177,7 @@ class VectorPlan:
                 literal = _param_literal(dated.value)
                 value = pl.when(inside).then(literal) if value is None else value.when(inside).then(literal)
             columns.append((pl.lit(None) if value is None else value.otherwise(None)).alias(f"params.{name}"))
-        frame = frame.with_columns(columns)
+        frame = self._taken(frame.with_columns(columns))
         for name, vector in self.derived:  # in dependency order: one may read another
             frame = frame.with_columns(
                 vector.value.alias(f"derived.{name}"),
@@ -176,13 +185,33 @@ class VectorPlan:
             )
         return frame
 
+    def _taken(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`taken.CODE`: the last date each action the policy asks about was sent or completed."""
+        codes = sorted(self.compiler.taken_codes)
+        if not codes:
+            return frame
+        entries = (
+            frame.select(ROW, pl.col("enforcement"))
+            .explode("enforcement")
+            .unnest("enforcement")
+            .filter(pl.col("action").is_in(codes) & pl.col("status").is_in(TAKEN_STATUSES))
+            .group_by(ROW, "action")
+            .agg(pl.col("date").max())
+        )
+        wide = entries.pivot(on="action", index=ROW, values="date", on_columns=codes)
+        wide = wide.rename({code: f"taken.{code}" for code in codes if code in wide.columns})
+        missing = [
+            pl.lit(None, dtype=pl.Date).alias(f"taken.{c}") for c in codes if f"taken.{c}" not in wide.columns
+        ]
+        return frame.join(wide.with_columns(missing), on=ROW, how="left", maintain_order="left")
+
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, valid: pl.DataFrame) -> BatchResult:
         """Decide every row of a validated table (canonical schema plus `__row`)."""
         policy = self.policy
         compiled = policy.compiled
         frame = self.facts(valid)
-        errors: list[tuple[pl.Expr, pl.Expr]] = [_version_error(policy)]
+        errors: list[tuple[pl.Expr, pl.Expr]] = [*_jurisdiction_error(policy), _version_error(policy)]
         applies: dict[str, pl.Expr] = {}
         conditions: list[pl.Expr] = []
         for rule_id, plan in self.rules.items():
@@ -222,6 +251,10 @@ class VectorPlan:
                 outputs.append((start + dt.timedelta(days=rule.rule.due.days)).alias(f"due.{rule_id}"))
                 errors += reached(plan["due_after"].errors, recommended.fill_null(False))
         frame = frame.with_columns(*outputs, _first_error(errors).alias("__error"))
+        keep = ("status.", "held_by.", "taken.", "out.", "due.")
+        frame = frame.select(
+            ROW, "case_id", "as_of", "__error", *(c for c in frame.columns if c.startswith(keep))
+        )
         failed = frame.filter(pl.col("__error").is_not_null())
         decided = frame.filter(pl.col("__error").is_null())
         error_rows = failed.select(
@@ -268,9 +301,45 @@ class VectorPlan:
             .otherwise(pl.lit("recommended"))
         )
 
+    def _position(self, rule_id: str, status: pl.Expr) -> pl.Expr:
+        """Where a rule's row goes within its case, as in Decision: recommended actions by
+        priority (ties in policy order), then held, then waiting, each in policy order."""
+        compiled = self.policy.compiled
+        by_priority = sorted(compiled.rules.values(), key=lambda r: (-r.rule.priority, r.index))
+        count = len(compiled.rules)
+        recommended = [r.id for r in by_priority].index(rule_id)
+        index = compiled.rules[rule_id].index
+        return (
+            pl.when(status == "recommended")
+            .then(pl.lit(recommended))
+            .when(status == "held")
+            .then(pl.lit(count + index))
+            .otherwise(pl.lit(2 * count + index))
+            .cast(pl.Int64)
+        )
+
+    def _output_types(self, frame: pl.DataFrame) -> dict[str, pl.DataType]:
+        """One type per output name over every rule computing it (Decimal at the widest scale)."""
+        types: dict[str, pl.DataType] = {}
+        for rule_id, rule in self.policy.compiled.rules.items():
+            for name in rule.outputs:
+                column = f"out.{rule_id}.{name}"
+                if column not in frame.columns:
+                    continue
+                dtype = frame.schema[column]
+                seen = types.get(name)
+                if seen is None or dtype == pl.Null:
+                    types.setdefault(name, dtype)
+                elif isinstance(seen, pl.Decimal) and isinstance(dtype, pl.Decimal):
+                    types[name] = pl.Decimal(38, max(seen.scale or 0, dtype.scale or 0))
+                elif seen != dtype and seen == pl.Null:
+                    types[name] = dtype
+        return {name: types.get(name, pl.String()) for name in self.output_names}
+
     def _long(self, frame: pl.DataFrame) -> pl.DataFrame:
         compiled = self.policy.compiled
         parts: list[pl.DataFrame] = []
+        output_types = self._output_types(frame)
         for rule_id, rule in compiled.rules.items():
             if rule.is_hold:
                 continue
@@ -305,25 +374,22 @@ class VectorPlan:
                 (pl.col("as_of") > due_by if due_by is not None else pl.lit(None, dtype=pl.Boolean)).alias(
                     "overdue"
                 ),
-                pl.lit(rule.index, dtype=pl.Int64).alias("__rule_index"),
+                (pl.col(ROW) * (3 * len(compiled.rules)) + self._position(rule_id, status)).alias("__order"),
                 *(
-                    pl.when(recommended).then(pl.col(f"out.{rule_id}.{name}")).alias(f"outputs.{name}")
-                    for name in rule.outputs
+                    (
+                        pl.when(recommended).then(pl.col(f"out.{rule_id}.{name}")).cast(dtype)
+                        if name in rule.outputs
+                        else pl.lit(None, dtype=dtype)
+                    ).alias(f"outputs.{name}")
+                    for name, dtype in output_types.items()
                 ),
             ]
             parts.append(frame.filter(status.is_not_null()).select(columns))
-        if not parts:
-            return pl.DataFrame(schema=BASE_SCHEMA)
-        table = pl.concat(parts, how="diagonal_relaxed")
-        rank = pl.col("status").replace_strict(list(STATUSES), [0, 1, 2], return_dtype=pl.Int64)
-        by_priority = pl.when(pl.col("status") == "recommended").then(-pl.col("priority")).otherwise(0)
-        table = table.sort([pl.col("row_number"), rank, by_priority, pl.col("__rule_index")]).drop(
-            "__rule_index"
-        )
+        empty = {**BASE_SCHEMA, **{f"outputs.{name}": dtype for name, dtype in output_types.items()}}
+        table = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=empty)
+        if "__order" in table.columns:
+            table = table.sort("__order").drop("__order")
         outputs = [f"outputs.{name}" for name in self.output_names]
-        for name in outputs:
-            if name not in table.columns:
-                table = table.with_columns(pl.lit(None).alias(name))
         return table.select(*BASE_SCHEMA, *outputs)
 
 
@@ -344,6 +410,31 @@ def _first_error(errors: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
     if not errors:
         return pl.lit(None, dtype=pl.String)
     return pl.coalesce([pl.when(condition).then(message) for condition, message in errors]).cast(pl.String)
+
+
+def round_cents(amount: pl.Expr) -> pl.Expr:
+    """A Decimal amount rounded half up (away from zero) to whole cents."""
+    size = amount.abs()
+    nearest = size.cast(MONEY)  # lowering the scale rounds half to even: fix the ties it lowered
+    tie = (size - nearest) == pl.lit(Decimal("0.005"), dtype=pl.Decimal(38, 3))
+    up = pl.when(tie).then(nearest + pl.lit(Decimal("0.01"), dtype=MONEY)).otherwise(nearest)
+    return pl.when(amount < 0).then(-up).otherwise(up)
+
+
+def _jurisdiction_error(policy: PolicySet) -> list[tuple[pl.Expr, pl.Expr]]:
+    """A state policy decides only that state's cases (a `US` policy takes any state)."""
+    state = policy.compiled.source.jurisdiction.state
+    if state == "US":
+        return []
+    message = pl.format(
+        "{}: case is in {} but {} {} applies to {} cases",
+        pl.lit(Code.WRONG_JURISDICTION.value),
+        pl.col("jurisdiction.state"),
+        pl.lit(policy.id),
+        pl.lit(policy.version),
+        pl.lit(state),
+    )
+    return [(pl.col("jurisdiction.state") != state, message)]
 
 
 def _version_error(policy: PolicySet) -> tuple[pl.Expr, pl.Expr]:
@@ -378,10 +469,13 @@ def decision_rows(decision: Decision, row_number: int) -> list[dict[str, Any]]:
         outputs = {}
         if run is not None:
             rule = run.policy.rules[action.rule]
-            outputs = {f"outputs.{name}": run.run(expr, rule) for name, expr in rule.outputs.items()}
+            outputs = {
+                f"outputs.{name}": _typed(action.outputs.get(name), expr.node.type)
+                for name, expr in rule.outputs.items()
+            }
         rows.append(
             _row(decision, row_number, action.action, action.rule, action.kind, "recommended", None, None)
-            | {"priority": action.priority, "due_by": action.due_by, "overdue": action.overdue}
+            | {"due_by": action.due_by, "overdue": action.overdue}
             | outputs
         )
     for held in decision.held:
@@ -402,6 +496,17 @@ def decision_rows(decision: Decision, row_number: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _typed(value: Any, type_: Type) -> Any:
+    """An output from Decision JSON back to its value (Decimal for amounts, date for dates)."""
+    if value is None:
+        return None
+    if type_ in (Type.MONEY, Type.NUMBER):
+        return Decimal(str(value))
+    if type_ is Type.DATE:
+        return dt.date.fromisoformat(value)
+    return value
+
+
 def _row(
     decision: Decision,
     row_number: int,
@@ -412,6 +517,8 @@ def _row(
     held_by: str | None,
     waiting_for: list[str] | None,
 ) -> dict[str, Any]:
+    run = decision._run
+    priority = run.policy.rules[rule].rule.priority if run is not None else None
     return {
         "row_number": row_number,
         "case_id": decision.case_id,
@@ -422,7 +529,7 @@ def _row(
         "status": status,
         "held_by": held_by,
         "waiting_for": waiting_for,
-        "priority": None,
+        "priority": priority,
         "due_by": None,
         "overdue": None,
     }
