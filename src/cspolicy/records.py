@@ -85,9 +85,9 @@ def snapshot_from_canonical(text: str) -> CaseSnapshot:
     return CaseSnapshot.parse(json.loads(text), source="<stored snapshot>")
 
 
-def decision_digest(decision: Decision) -> str:
-    """sha256 of the decision's deterministic JSON."""
-    return _sha256(decision.to_json())
+def decision_digest(decision: Decision, decision_json: str | None = None) -> str:
+    """sha256 of the decision's deterministic JSON (`decision_json` when already rendered)."""
+    return _sha256(decision.to_json() if decision_json is None else decision_json)
 
 
 def record_id(policy_digest: str, snapshot_digest_: str, evaluated_at: dt.datetime) -> str:
@@ -96,8 +96,9 @@ def record_id(policy_digest: str, snapshot_digest_: str, evaluated_at: dt.dateti
     return "rec-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def build_record(decision: Decision) -> DecisionRecord:
-    """The record of a decision produced by an evaluation."""
+def build_record(decision: Decision, decision_json: str | None = None) -> DecisionRecord:
+    """The record of a decision produced by an evaluation (`decision_json`: its `to_json()`,
+    when the caller has it already — rendering it is the costly part)."""
     from cspolicy import __version__
     from cspolicy.evaluate import json_value
 
@@ -113,7 +114,7 @@ def build_record(decision: Decision) -> DecisionRecord:
         policy=decision.policy,
         parameters={name: json_value(run.params[name]) for name in sorted(run.params)},
         snapshot_digest=digest,
-        decision_digest=decision_digest(decision),
+        decision_digest=decision_digest(decision, decision_json),
         cspolicy_version=__version__,
         evaluated_at=evaluated_at,
     )

@@ -1,12 +1,12 @@
 """The decision store (SQLite or PostgreSQL, migrated with Alembic): save, query and replay."""
 
+from cspolicy.store.sql import store_url
 from cspolicy.store.store import (
     DecisionStore,
     RecordSummary,
     ReplayResult,
     StoredAction,
     StoreError,
-    store_url,
 )
 
 __all__ = ["DecisionStore", "RecordSummary", "ReplayResult", "StoreError", "StoredAction", "store_url"]

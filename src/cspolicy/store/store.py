@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, and_, bindparam, create_engine, event, exists, func, select, update
+from sqlalchemy import Engine, and_, create_engine, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,6 +29,7 @@ from cspolicy.records import (
     DecisionRecord,
     PolicyTexts,
     ReplayMismatch,
+    build_record,
     canonical_snapshot,
     compile_policy_texts,
     policy_texts,
@@ -37,10 +38,20 @@ from cspolicy.records import (
 )
 from cspolicy.snapshot import CaseSnapshot
 from cspolicy.store.schema import decision_actions, decisions, policies, policy_files, snapshots
+from cspolicy.store.sql import (
+    BATCH,
+    action_rows,
+    batches,
+    first_line,
+    mark_current,
+    naive_utc,
+    safe,
+    sqlite_pragmas,
+    store_url,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "cspolicy_schema_version"
-_BATCH = 500
 
 
 class StoreError(CSPolicyError):
@@ -88,17 +99,6 @@ class ReplayResult:
         return self.stored_json == self.replayed_json
 
 
-def store_url(location: str | Path) -> str:
-    """A SQLAlchemy URL for a store location: a file path means SQLite; postgresql:// uses psycopg."""
-    text = str(location)
-    if "://" not in text:
-        return "sqlite:///" + str(Path(text).expanduser().resolve())
-    for prefix in ("postgresql://", "postgres://"):
-        if text.startswith(prefix):
-            return "postgresql+psycopg://" + text[len(prefix) :]
-    return text
-
-
 class DecisionStore:
     """Saved decisions (SQLite or PostgreSQL): save, query, and replay them."""
 
@@ -107,9 +107,9 @@ class DecisionStore:
         try:
             self.engine: Engine = create_engine(self.url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot open decision store {_safe(self.url)}: {exc}") from None
+            raise StoreError(f"cannot open decision store {safe(self.url)}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
         self._known_policies: set[str] = set()
         if upgrade:
             self.upgrade()
@@ -134,7 +134,7 @@ class DecisionStore:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open decision store {_safe(self.url)}: {_first_line(exc)}") from None
+            raise StoreError(f"cannot open decision store {safe(self.url)}: {first_line(exc)}") from None
 
     # -- saving -----------------------------------------------------------------------------
     def save(self, decision: Decision, snapshot: CaseSnapshot | None = None) -> DecisionRecord:
@@ -144,13 +144,13 @@ class DecisionStore:
     def save_many(self, items: Iterable[tuple[Decision, CaseSnapshot | None]]) -> list[DecisionRecord]:
         """Save many evaluated decisions in one transaction per batch of 500."""
         saved: list[DecisionRecord] = []
-        for batch in _batches(list(items), _BATCH):
+        for batch in batches(list(items), BATCH):
             saved.extend(self._save_batch(batch))
         return saved
 
     def _save_batch(self, batch: Sequence[tuple[Decision, CaseSnapshot | None]]) -> list[DecisionRecord]:
         rows: list[dict[str, Any]] = []
-        action_rows: list[dict[str, Any]] = []
+        all_actions: list[dict[str, Any]] = []
         snapshot_rows: dict[str, dict[str, Any]] = {}
         compiled: dict[str, CompiledPolicy] = {}
         records: list[DecisionRecord] = []
@@ -159,7 +159,8 @@ class DecisionStore:
             if run is None:
                 raise StoreError("only a decision produced by an evaluation can be saved")
             snapshot = given or run.snapshot
-            record = decision.record()
+            decision_json = decision.to_json()
+            record = build_record(decision, decision_json)
             if given is not None and canonical_snapshot(given) != canonical_snapshot(run.snapshot):
                 raise StoreError(f"case {decision.case_id}: the snapshot given is not the one evaluated")
             records.append(record)
@@ -173,7 +174,7 @@ class DecisionStore:
                     "body": canonical_snapshot(snapshot),
                 },
             )
-            actions = _action_rows(decision)
+            actions = action_rows(decision)
             rows.append(
                 {
                     "record_id": record.record_id,
@@ -184,14 +185,14 @@ class DecisionStore:
                     "policy_digest": record.policy.digest,
                     "snapshot_digest": record.snapshot_digest,
                     "cspolicy_version": record.cspolicy_version,
-                    "evaluated_at": _naive_utc(record.evaluated_at),
+                    "evaluated_at": naive_utc(record.evaluated_at),
                     "is_current": False,
                     "overdue_count": sum(1 for a in actions if a["overdue"]),
                     "record_json": record.model_dump_json(),
-                    "decision_json": decision.to_json(),
+                    "decision_json": decision_json,
                 }
             )
-            action_rows.extend(
+            all_actions.extend(
                 {**a, "record_id": record.record_id, "case_id": record.case_id} for a in actions
             )
         try:
@@ -201,14 +202,14 @@ class DecisionStore:
                 self._insert_new(connection, snapshots, "digest", list(snapshot_rows.values()))
                 fresh = self._insert_new(connection, decisions, "record_id", rows)
                 fresh_ids = {row["record_id"] for row in fresh}
-                new_actions = [a for a in action_rows if a["record_id"] in fresh_ids]
+                new_actions = [a for a in all_actions if a["record_id"] in fresh_ids]
                 if new_actions:
                     connection.execute(
                         decision_actions.insert(), [{**a, "is_current": False} for a in new_actions]
                     )
-                _mark_current(connection, sorted({row["case_id"] for row in fresh}))
+                mark_current(connection, sorted({row["case_id"] for row in fresh}))
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot save to {_safe(self.url)}: {_first_line(exc)}") from None
+            raise StoreError(f"cannot save to {safe(self.url)}: {first_line(exc)}") from None
         return records
 
     def _save_policy(self, connection: Connection, digest: str, policy: CompiledPolicy) -> None:
@@ -225,7 +226,7 @@ class DecisionStore:
                     "policy_id": texts.policy_id,
                     "version": texts.version,
                     "root": texts.root,
-                    "stored_at": _naive_utc(dt.datetime.now(dt.UTC)),
+                    "stored_at": naive_utc(dt.datetime.now(dt.UTC)),
                 },
             )
             connection.execute(
@@ -244,7 +245,7 @@ class DecisionStore:
         column = table.c[key]
         present: set[str] = set()
         keys = [row[key] for row in rows]
-        for chunk in _batches(keys, _BATCH):
+        for chunk in batches(keys, BATCH):
             present.update(connection.execute(select(column).where(column.in_(chunk))).scalars())
         fresh = [row for row in rows if row[key] not in present]
         if fresh:
@@ -347,9 +348,9 @@ class DecisionStore:
         if action_conditions:
             if status is not None:
                 action_conditions.append(decision_actions.c.status == status)
-            conditions.append(
-                exists().where(decision_actions.c.record_id == decisions.c.record_id, *action_conditions)
-            )
+            # IN rather than a correlated EXISTS: SQLite then drives the query from the index.
+            matching = select(decision_actions.c.record_id).where(*action_conditions)
+            conditions.append(decisions.c.record_id.in_(matching))
         query = query.where(and_(True, *conditions)).order_by(
             decisions.c.evaluated_at.desc(), decisions.c.record_id.desc()
         )
@@ -408,7 +409,7 @@ class DecisionStore:
 
     def _actions(self, connection: Connection, record_ids: list[str]) -> dict[str, list[StoredAction]]:
         found: dict[str, list[StoredAction]] = {}
-        for chunk in _batches(record_ids, _BATCH):
+        for chunk in batches(record_ids, BATCH):
             rows = connection.execute(
                 select(decision_actions)
                 .where(decision_actions.c.record_id.in_(chunk))
@@ -424,100 +425,11 @@ class DecisionStore:
         with self._connect() as connection:
             row = connection.execute(query).first()
         if row is None:
-            raise StoreError(f"no record {record_id!r} in {_safe(self.url)}")
+            raise StoreError(f"no record {record_id!r} in {safe(self.url)}")
         return row
 
     def _connect(self) -> Connection:
         try:
             return self.engine.connect()
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read {_safe(self.url)}: {_first_line(exc)}") from None
-
-
-def _action_rows(decision: Decision) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for action in decision.actions:
-        rows.append(
-            {
-                "status": "recommended",
-                "action": action.action,
-                "rule": action.rule,
-                "due_by": action.due_by,
-                "overdue": action.overdue,
-            }
-        )
-    for held in decision.held:
-        rows.append(
-            {"status": "held", "action": held.action, "rule": held.rule, "due_by": None, "overdue": None}
-        )
-    for waiting in decision.waiting:
-        rows.append(
-            {
-                "status": "waiting",
-                "action": waiting.action,
-                "rule": waiting.rule,
-                "due_by": None,
-                "overdue": None,
-            }
-        )
-    return [{**row, "position": index} for index, row in enumerate(rows)]
-
-
-def _mark_current(connection: Connection, case_ids: list[str]) -> None:
-    """Make each case's most recently evaluated decision its current one."""
-    for chunk in _batches(case_ids, _BATCH):
-        inner = decisions.alias("newest")
-        latest = (
-            select(inner.c.record_id)
-            .where(inner.c.case_id == decisions.c.case_id)
-            .order_by(inner.c.evaluated_at.desc(), inner.c.record_id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        connection.execute(
-            update(decisions)
-            .where(decisions.c.case_id.in_(bindparam("cases", expanding=True)))
-            .values(is_current=decisions.c.record_id == latest),
-            {"cases": chunk},
-        )
-        flags = decisions.alias("flags")
-        connection.execute(
-            update(decision_actions)
-            .where(decision_actions.c.case_id.in_(bindparam("cases", expanding=True)))
-            .values(
-                is_current=select(flags.c.is_current)
-                .where(flags.c.record_id == decision_actions.c.record_id)
-                .scalar_subquery()
-            ),
-            {"cases": chunk},
-        )
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    """UTC without tzinfo: stored the same way on SQLite (no time zones) and PostgreSQL."""
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+            raise StoreError(f"cannot read {safe(self.url)}: {first_line(exc)}") from None
