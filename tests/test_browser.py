@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from cspolicy.docs.catalogue import PolicyVersion, discover
-from test_docs import build_hostile_site, build_site
+from test_docs import built_site
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -69,19 +69,16 @@ def serving(site: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site_url() -> Iterator[str]:
     """The site built from the shipped policies, served locally."""
-    site = tmp_path_factory.mktemp("browser-site")
-    result = build_site(ROOT, site)
-    assert result.returncode == 0, result.stderr[-4000:]
-    with serving(site) as url:
+    with serving(built_site("shipped")) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hostile_url() -> Iterator[str]:
     """The site of a policy that tries to inject markup, served locally."""
-    with serving(build_hostile_site(tmp_path_factory.mktemp("browser-hostile"))) as url:
+    with serving(built_site("hostile")) as url:
         yield url
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import functools
 import html
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -81,12 +84,23 @@ def article(page: str) -> str:
     return page[start:end]
 
 
-@pytest.fixture(scope="module")
-def shipped_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("site")
+@functools.cache
+def built_site(kind: str) -> Path:
+    """The site built once per test run (shared with test_browser): `shipped` from the project's
+    own policies, `hostile` from the injection fixture. Removed when the run ends."""
+    root = Path(tempfile.mkdtemp(prefix=f"cspolicy-docs-{kind}-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    if kind == "hostile":
+        return build_hostile_site(root)
+    site = root / "site"
     result = build_site(ROOT, site)
     assert result.returncode == 0, result.stderr[-4000:]
     return site
+
+
+@pytest.fixture(scope="module")
+def shipped_site() -> Path:
+    return built_site("shipped")
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +202,8 @@ def build_hostile_site(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_hostile_site(tmp_path_factory.mktemp("hostile"))
+def hostile_site() -> Path:
+    return built_site("hostile")
 
 
 def test_policy_text_cannot_inject_markup(hostile_site: Path) -> None:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cspolicy import diagrams
 from cspolicy.compiler import CompiledParameter, CompiledRule
 from cspolicy.decision import CitationOut
 from cspolicy.diagnostics import PolicyError
-from cspolicy.docs import mermaid
 from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text, titled
 from cspolicy.documents import RuleKind
 from cspolicy.expressions import Renderer
@@ -180,9 +180,9 @@ def version_overview(docs: PolicySetDocs, version: PolicyVersion) -> str:
         "## Rules by kind",
         _rules_by_kind(version, prefix=""),
         "## Escalation ladder",
-        "Solid arrows lead from an action to the one it unlocks (`requires`); dotted arrows lead from "
-        "a hold to the rules it holds.",
-        fenced(mermaid.ladder(policy.graph, policy.rule_ids), "mermaid"),
+        "Each step's actions wait for the step before (`requires`): an arrow leads from an action "
+        "to the one it unlocks.",
+        fenced(diagrams.mermaid_ladder(policy), "mermaid"),
         "## Parameters",
         table(
             ["Parameter", "Value in force", "Meaning"],
@@ -252,7 +252,11 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
     parts.append("## Law")
     parts.append(_citations(rule.citations))
     parts.append("## In the rule graph")
-    parts.append(fenced(mermaid.neighbourhood(policy.graph, rule.id), "mermaid"))
+    parts.append(
+        "What the rule reads (facts, parameters, derived values), what it recommends and cites, and "
+        "the rules linked to it by holds and requirements."
+    )
+    parts.append(fenced(diagrams.mermaid_neighbourhood(policy, rule.id), "mermaid"))
     parts.append(f"Written in {code(_relative(rule.entity.location.file))} line {rule.entity.location.line}.")
     return titled(item.title, "\n\n".join(parts))
 
