@@ -70,7 +70,7 @@ _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}  # the host and the engine module, created on first use
 _REGISTERED: set[str] = set()
 _COLLECTORS: dict[str, _Collector] = {}
-_SIDS = itertools.count(1)
+SID = "case"  # the durable session every evaluation uses (they are serialized by _LOCK)
 
 
 def durable_engine() -> Any:
@@ -107,6 +107,10 @@ class _Collector:
     held: dict[str, set[str]] = field(default_factory=dict)
     recommended: set[str] = field(default_factory=set)
     waiting: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _ignore(c: Any) -> None:
+    return None
 
 
 def _collector(c: Any) -> _Collector:
@@ -191,6 +195,10 @@ class RetePolicy:
             rules.extend(self.outcome_rules())
         except NotNative as exc:
             raise ReteError(f"policy {self.compiled.source.id!r}: {exc}") from None
+        # A fact that matches no pattern is refused (MessageNotHandledException) and leaves the
+        # session broken; these never-completing rules give every kind of fact a pattern.
+        for kind in ("case", "applies", "taken", "go"):
+            rules.append({"all": [{"s": {"t": kind}}, {"z": {"t": "never"}}], "run": _ignore})
         return {f"r_{index}": rule for index, rule in enumerate(rules)}
 
     def condition_rules(self, rule: CompiledRule, position: int, mode: str) -> list[dict[str, Any]]:
@@ -249,23 +257,26 @@ class RetePolicy:
     def evaluate(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> Decision:
         """Evaluate one case with durable-rules; the same Decision as `PolicySet.evaluate`."""
         case = _as_snapshot(snapshot)
+        self.policy.check_jurisdiction(case)
         self.policy.check_date(case)
         run = _ReteRun(self.compiled, case)
         with _LOCK:
-            sid = str(next(_SIDS))
-            collector = _COLLECTORS[sid] = _Collector()
+            # Evaluations are serialized, so one durable session (sid) per ruleset is enough;
+            # its facts are retracted afterwards (durable-rules' delete_state can crash).
+            collector = _COLLECTORS[SID] = _Collector()
+            posted: list[dict[str, Any]] = []
             try:
-                flag_errors = self.post_case(run, sid)
+                flag_errors = self.post_case(run, posted)
                 self.raise_first_error(collector, flag_errors)
-                self.post_outcome_facts(run, sid, collector.applies)
+                self.post_outcome_facts(run, posted, collector.applies)
             finally:
-                del _COLLECTORS[sid]
-                _host().delete_state(self.name, sid)
+                self.retract(posted)
+                del _COLLECTORS[SID]
         self.settle(run, collector)
         return run.decision()
 
-    def case_fact(self, run: _ReteRun, sid: str) -> tuple[dict[str, Any], dict[str, EvaluationError]]:
-        fact: dict[str, Any] = {"sid": sid, "t": "case", "mode": "native"}
+    def case_fact(self, run: _ReteRun) -> tuple[dict[str, Any], dict[str, EvaluationError]]:
+        fact: dict[str, Any] = {"sid": SID, "t": "case", "mode": "native"}
         try:
             for key in self.keys.values():
                 value = self.value(run, key)
@@ -273,7 +284,7 @@ class RetePolicy:
                     continue  # a missing value is an absent property: see ConditionTranslator.leaf
                 fact[key.key] = encode(key, value)
         except (KeyError, ValueError):
-            fact = {"sid": sid, "t": "case", "mode": "pre"}
+            fact = {"sid": SID, "t": "case", "mode": "pre"}
             self.stats["precomputed_mode"] += 1
         errors: dict[str, EvaluationError] = {}
         native_mode = fact["mode"] == "native"
@@ -301,10 +312,10 @@ class RetePolicy:
             return None if last is None else (run.snapshot.as_of - last).days
         return run.context.facts[key.name]
 
-    def post_case(self, run: _ReteRun, sid: str) -> dict[str, EvaluationError]:
-        fact, errors = self.case_fact(run, sid)
+    def post_case(self, run: _ReteRun, posted: list[dict[str, Any]]) -> dict[str, EvaluationError]:
+        fact, errors = self.case_fact(run)
         self.stats["cases"] += 1
-        self.post(fact)
+        self.post([fact], posted)
         return errors
 
     def raise_first_error(self, collector: _Collector, errors: dict[str, EvaluationError]) -> None:
@@ -313,25 +324,28 @@ class RetePolicy:
             _, _, flag = min(collector.errors)
             raise errors[flag]
 
-    def post_outcome_facts(self, run: _ReteRun, sid: str, applies: set[str]) -> None:
-        facts = [{"sid": sid, "t": "applies", "r": r} for r in self.order if r in applies]
+    def post_outcome_facts(self, run: _ReteRun, posted: list[dict[str, Any]], applies: set[str]) -> None:
+        facts = [{"sid": SID, "t": "applies", "r": r} for r in self.order if r in applies]
         codes = sorted({code for kind, code in self.referenced if kind == "taken"})
-        facts += [{"sid": sid, "t": "taken", "a": c} for c in codes if run.context.last_taken(c) is not None]
+        facts += [{"sid": SID, "t": "taken", "a": c} for c in codes if run.context.last_taken(c) is not None]
         facts = [f for f in facts if (f["t"], f.get("r", f.get("a"))) in self.referenced]
         if facts:
-            self.post(facts)
-        self.post({"sid": sid, "t": "go"})
+            self.post(facts, posted)
+        self.post([{"sid": SID, "t": "go"}], posted)
 
-    def post(self, facts: dict[str, Any] | list[dict[str, Any]]) -> None:
+    def post(self, facts: list[dict[str, Any]], posted: list[dict[str, Any]]) -> None:
         engine = durable_engine()
         try:
-            if isinstance(facts, list):
-                _host().assert_facts(self.name, facts)
-            else:
-                _host().assert_fact(self.name, facts)
+            _host().assert_facts(self.name, facts)
         except engine.MessageNotHandledException:
-            # No pattern matched any posted fact: no rule fires and no action is pending.
-            return
+            # Cannot happen: the sink rules match every kind of fact. Stop rather than go on.
+            raise ReteError(f"durable-rules did not accept facts {facts!r}; please report this") from None
+        posted.extend(facts)
+
+    def retract(self, posted: list[dict[str, Any]]) -> None:
+        """Remove one evaluation's facts; `go` first, so no outcome rule fires on the way out."""
+        if posted:
+            _host().retract_facts(self.name, sorted(posted, key=lambda f: f["t"] != "go"))
 
     def settle(self, run: _ReteRun, collector: _Collector) -> None:
         """Copy the fired outcomes into the run, checking they are consistent."""

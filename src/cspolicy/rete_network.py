@@ -206,18 +206,35 @@ class ConditionTranslator:
         if left.type is Type.NULL or right.type is Type.NULL:
             raise NotNative("comparison with a missing value (None)")
         scale = SCALE_DIGITS if _scaled(left) or _scaled(right) else 0
-        if _single(left):
-            key, value = self.key(left, scale), self.value(right, scale)
-        elif _single(right):
-            op = _FLIPPED[op]
-            key, value = self.key(right, scale), self.value(left, scale)
+        for one, other, actual in ((left, right, op), (right, left, _FLIPPED[op])):
+            one, other = self.isolate(one, other)
+            if _single(one):
+                key, value, op = self.key(one, scale), self.value(other, scale), actual
+                break
         else:
+            for part in (*left.walk(), *right.walk()):
+                if isinstance(part, Binary) and part.op == "/":
+                    raise NotNative("division (Decimal arithmetic; durable-rules numbers are binary)")
+                if isinstance(part, Quantifier):
+                    raise NotNative(f"{part.function}() (durable-rules cannot count list items)")
             raise NotNative("neither side of the comparison is a single value")
         if _leaves(left) + _leaves(right) > MAX_TERMS:
             raise NotNative(f"more than {MAX_TERMS} terms (integer overflow guard)")
         if op == "==":
             return {key: value}
         return {_DURABLE_OPS[op]: {key: value}}
+
+    def isolate(self, one: Node, other: Node) -> tuple[Node, Node]:
+        """Move added or subtracted terms across: `a + b > c` becomes `a > c - b` (exact)."""
+        one = self.resolve(one)
+        while isinstance(one, Binary) and one.op in ("+", "-"):
+            head, tail = self.resolve(one.left), self.resolve(one.right)
+            if one.op == "+" and not _single(head) and _single(tail):
+                head, tail = tail, head
+            inverse = "-" if one.op == "+" else "+"
+            other = Binary(inverse, other, tail, type=one.type)
+            one = head
+        return one, other
 
     # -- values -------------------------------------------------------------------------------
     def resolve(self, node: Node) -> Node:
