@@ -133,3 +133,16 @@ def test_stored_paths_cannot_leave_their_directory(state: Any) -> None:
     escaping = PolicyTexts(**{**texts.model_dump(), "files": {"../evil.yaml": "x: 1"}, "digest": "sha256:1"})
     with pytest.raises(cspolicy.PolicyError, match="leaves its directory"):
         compile_policy_texts(escaping)
+
+
+def test_absolute_extends_cannot_be_stored(tmp_path: Path) -> None:
+    shutil.copytree(RECORDS, tmp_path / "records")
+    state_file = tmp_path / "records" / "state" / "policy.yaml"
+    absolute = str(tmp_path / "records" / "federal")
+    state_file.write_text(
+        state_file.read_text(encoding="utf-8").replace("extends: ../federal", f"extends: {absolute}"),
+        encoding="utf-8",
+    )
+    texts = policy_texts(load_policy(tmp_path / "records" / "state"))
+    with pytest.raises(cspolicy.PolicyError, match="reaches outside the stored files"):
+        compile_policy_texts(texts)

@@ -179,7 +179,8 @@ _COMPILED: dict[str, PolicySet] = {}
 def compile_policy_texts(texts: PolicyTexts) -> PolicySet:
     """Compile stored policy texts (cached by digest); PolicyError when they do not give the
     digest they were stored under."""
-    cached = _COMPILED.get(texts.digest)
+    key = _sha256(json.dumps([texts.digest, texts.root, texts.files], sort_keys=True))
+    cached = _COMPILED.get(key)
     if cached is not None:
         return cached
     from cspolicy.policy import load_policy
@@ -199,6 +200,22 @@ def compile_policy_texts(texts: PolicyTexts) -> PolicySet:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         policy = load_policy(base / texts.root)
+        outside = [
+            str(path)
+            for _, _, path in policy.compiled.source.chain
+            if not path.resolve().is_relative_to(base.resolve())
+        ]
+        if outside:
+            raise PolicyError(
+                [
+                    Problem(
+                        Code.INVALID_VALUE,
+                        f"`extends` reaches outside the stored files ({', '.join(outside)}): "
+                        "use a relative `extends` so the policy can be rebuilt from the store",
+                        Location(texts.root),
+                    )
+                ]
+            )
     if policy.digest != texts.digest:
         raise PolicyError(
             [
@@ -210,7 +227,7 @@ def compile_policy_texts(texts: PolicyTexts) -> PolicySet:
                 )
             ]
         )
-    _COMPILED[texts.digest] = policy
+    _COMPILED[key] = policy
     return policy
 
 
