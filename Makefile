@@ -7,7 +7,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 MERMAID_JS := docs/javascripts/mermaid.min.js
 MERMAID_VERSION ?= 11
 
-.PHONY: demo test lint typecheck pytest policy-tests schema docs docs-serve bench fuzz clean
+.PHONY: pg-available demo test lint typecheck pytest policy-tests schema docs docs-serve bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-pytest: $(STAMP_DEV)
+pytest: $(STAMP_DEV) pg-available
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 policy-tests: $(STAMP_DEV)
@@ -70,3 +70,12 @@ browser:
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
+
+## PostgreSQL binaries for the decision store tests (the tests start and stop their own server
+## on a loopback port, data in a temporary directory); installed with apt-get when missing.
+pg-available:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1; }; }; } || \
+	  echo "PostgreSQL is not installed: tests/test_store_postgres.py will be skipped"
