@@ -28,11 +28,11 @@ KIND_ORDER = [
     RuleKind.HOLD,
 ]
 KIND_MEANING = {
-    RuleKind.AUTOMATIC: "taken on every case that meets the conditions, without a threshold",
-    RuleKind.THRESHOLD: "taken automatically once past-due support or time reaches a set level",
-    RuleKind.DISCRETIONARY: "recommended for a caseworker to decide, case by case",
-    RuleKind.INCENTIVE: "a program benefit the parent is eligible for",
-    RuleKind.HOLD: "stops other rules' actions while it applies, with a reason",
+    RuleKind.AUTOMATIC: "The action is taken on every case that meets the conditions, with no amount or time threshold.",
+    RuleKind.THRESHOLD: "The action is taken automatically once past-due support (or time) reaches a set level.",
+    RuleKind.DISCRETIONARY: "The action is recommended to a caseworker, who decides case by case.",
+    RuleKind.INCENTIVE: "The parent is eligible for a program benefit.",
+    RuleKind.HOLD: "While it applies, it stops the actions of the rules it names, and says why.",
 }
 CATALOGUE = "catalogue"
 
@@ -219,7 +219,7 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
     if item.priority:
         facts.append(f"priority {item.priority}")
     parts = [f"# {text(item.title)}", " · ".join(facts), paragraphs(item.summary)]
-    parts.append(f"*{text(item.kind.value.capitalize())}*: {text(KIND_MEANING[item.kind])}.")
+    parts.append(f"**{text(item.kind.value.capitalize())} rule.** {text(KIND_MEANING[item.kind])}")
 
     parts.append("## When it applies")
     parts.append("All of these are true:" if len(rule.when) > 1 else "When this is true:")
@@ -287,7 +287,7 @@ def _rules_by_kind(version: PolicyVersion, prefix: str) -> str:
             "\n\n".join(
                 [
                     heading,
-                    f"Rules {text(KIND_MEANING[kind])}.",
+                    text(KIND_MEANING[kind]),
                     table(["Rule", "Action or holds", "From"], rows),
                 ]
             )
