@@ -170,3 +170,19 @@ def test_example_caseload_shows_the_wisconsin_et_change(capsys: pytest.CaptureFi
         report.actions["initiate_license_suspension"].held_after
         > report.actions["initiate_license_suspension"].held_before
     )
+
+
+def test_fast_outcome_agrees_with_the_explained_decision() -> None:
+    from cspolicy.impact import decide, outcome
+
+    cases = [c for c in read_caseload(ROOT / "examples" / "caseload.yaml") if isinstance(c, CaseSnapshot)]
+    cases += [CaseSnapshot.parse(c) for c in CASES]
+    policies = [load_policy(ROOT / "policies" / "wisconsin" / v) for v in ("2024.1", "2025.1")]
+    policies += [load_policy(VERSIONED / v) for v in ("v1", "v2")]
+    for policy in policies:
+        for snapshot in cases:
+            fast, full = outcome(policy, snapshot), decide(policy, snapshot)
+            assert fast.held == {h.action for h in full.held}
+            assert {
+                code: {k: str(v) for k, v in outputs.items()} for code, outputs in fast.actions.items()
+            } == {a.action: {k: str(v) for k, v in a.outputs.items()} for a in full.actions}
