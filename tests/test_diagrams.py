@@ -37,6 +37,7 @@ EDGE = re.compile(
 SUBGRAPH = re.compile(r'^ *subgraph (?P<id>[A-Za-z][A-Za-z0-9_]*)\["(?P<label>[^"]*)"\]$')
 CLASS_DEF = re.compile(r"^ *classDef [a-z]+ [a-z-]+:[#0-9a-z]+(,[a-z-]+:[#0-9a-z]+)*$")
 CLASS = re.compile(r"^ *class (?P<ids>[A-Za-z0-9_,]+) [a-z]+$")
+STYLE = re.compile(r"^ *style (?P<id>[A-Za-z0-9_]+) stroke-width:3px$")
 SAFE_LABEL = re.compile(r"^(?:[^\"<>`#&]|#(?:[0-9]+|[a-z]+);)*$")
 
 
@@ -59,6 +60,8 @@ def mermaid_nodes(text: str) -> dict[str, str]:
             depth += 1
         elif line.strip() == "end":
             depth -= 1
+        elif match := STYLE.match(line):
+            assert match["id"] in nodes
         elif match := CLASS.match(line):
             assert set(match["ids"].split(",")) <= set(nodes)
         else:
@@ -114,7 +117,9 @@ def test_whole_set_mermaid(queries: PolicySet) -> None:
 
 
 def test_neighbourhood_mermaid(queries: PolicySet) -> None:
-    nodes = mermaid_nodes(mermaid_neighbourhood(queries, "contempt"))
+    text = mermaid_neighbourhood(queries, "contempt")
+    assert text.endswith("  style rule_contempt stroke-width:3px\n")  # the rule drawn is marked
+    nodes = mermaid_nodes(text)
     assert set(nodes) == {
         "rule_contempt",
         "rule_lien",

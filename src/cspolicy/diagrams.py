@@ -68,7 +68,9 @@ def mermaid_graph(policy: PolicySet, sources: bool = False) -> str:
 def mermaid_neighbourhood(policy: PolicySet, rule_id: str) -> str:
     """One rule, what it reads (through derived values), cites and produces, and the rules
     linked to it by holds and requirements, as a Mermaid flowchart."""
-    return _mermaid(neighbourhood(policy.graph, rule_id))
+    graph = neighbourhood(policy.graph, rule_id)
+    centre = _mermaid_ids(_ordered_nodes(graph))[graph.graph["centre"]]
+    return _mermaid(graph) + f"  style {centre} stroke-width:3px\n"
 
 
 def mermaid_ladder(policy: PolicySet) -> str:

@@ -327,7 +327,7 @@ def neighbourhood(graph: nx.DiGraph, rule_id: str) -> nx.DiGraph:
     for reached in inputs_of(graph, rule).reached:
         if reached.via != rule:
             keep.append((reached.via, reached.node, "reads"))
-    sub: nx.DiGraph = nx.DiGraph(**graph.graph)
+    sub: nx.DiGraph = nx.DiGraph(**graph.graph, centre=rule)
     sub.add_node(rule, **graph.nodes[rule])
     for source, target, kind in keep:
         sub.add_node(source, **graph.nodes[source])
