@@ -61,6 +61,8 @@ class Code(StrEnum):
     DIVISION_BY_ZERO = "CSP503"
     NO_PARAMETER_VALUE = "CSP504"
     WRONG_JURISDICTION = "CSP505"
+    EVENT_INVALID = "CSP506"
+    UNKNOWN_CASE = "CSP507"
 
 
 @dataclass(frozen=True, order=True)

@@ -66,11 +66,11 @@ class ReteError(CSPolicyError):
     """The Rete back end cannot translate a policy, or its outcome is inconsistent."""
 
 
-_LOCK = threading.RLock()
+ENGINE_LOCK = threading.RLock()  # every call into durable-rules holds it
 _STATE: dict[str, Any] = {}  # the host and the engine module, created on first use
 _REGISTERED: set[str] = set()
 _COLLECTORS: dict[str, _Collector] = {}
-SID = "case"  # the durable session every evaluation uses (they are serialized by _LOCK)
+SID = "case"  # the durable session every evaluation uses (they are serialized by ENGINE_LOCK)
 
 
 def durable_engine() -> Any:
@@ -84,7 +84,8 @@ def durable_engine() -> Any:
     return _STATE["engine"]
 
 
-def _host() -> Any:
+def durable_host() -> Any:
+    """The process-wide durable-rules host (no background threads), created on first use."""
     if "host" not in _STATE:
         engine = durable_engine()
 
@@ -168,9 +169,9 @@ class RetePolicy:
         self.stats = {"cases": 0, "precomputed_mode": 0}
         definition = self.definition()
         self.referenced = self._referenced(definition)
-        with _LOCK:
+        with ENGINE_LOCK:
             if self.name not in _REGISTERED:
-                _host().register_rulesets({self.name: definition})
+                durable_host().register_rulesets({self.name: definition})
                 _REGISTERED.add(self.name)
 
     # -- what runs where ------------------------------------------------------------------------
@@ -260,7 +261,7 @@ class RetePolicy:
         self.policy.check_jurisdiction(case)
         self.policy.check_date(case)
         run = _ReteRun(self.compiled, case)
-        with _LOCK:
+        with ENGINE_LOCK:
             # Evaluations are serialized, so one durable session (sid) per ruleset is enough;
             # its facts are retracted afterwards (durable-rules' delete_state can crash).
             collector = _COLLECTORS[SID] = _Collector()
@@ -336,7 +337,7 @@ class RetePolicy:
     def post(self, facts: list[dict[str, Any]], posted: list[dict[str, Any]]) -> None:
         engine = durable_engine()
         try:
-            _host().assert_facts(self.name, facts)
+            durable_host().assert_facts(self.name, facts)
         except engine.MessageNotHandledException:
             # Cannot happen: the sink rules match every kind of fact. Stop rather than go on.
             raise ReteError(f"durable-rules did not accept facts {facts!r}; please report this") from None
@@ -345,7 +346,7 @@ class RetePolicy:
     def retract(self, posted: list[dict[str, Any]]) -> None:
         """Remove one evaluation's facts; `go` first, so no outcome rule fires on the way out."""
         if posted:
-            _host().retract_facts(self.name, sorted(posted, key=lambda f: f["t"] != "go"))
+            durable_host().retract_facts(self.name, sorted(posted, key=lambda f: f["t"] != "go"))
 
     def settle(self, run: _ReteRun, collector: _Collector) -> None:
         """Copy the fired outcomes into the run, checking they are consistent."""
