@@ -99,3 +99,14 @@ def test_schema_accepts_the_shorthands_and_rejects_unknown_keys() -> None:
     }
     assert not test_validator.is_valid(bad_snapshot)  # an inline snapshot is checked as a snapshot
     assert test_validator.is_valid({"cases": [{"name": "n", "snapshot": "cases/one.yaml", "expect": {}}]})
+
+
+def test_example_snapshots_and_caseload_validate_against_the_snapshot_schema() -> None:
+    validator = jsonschema.Draft202012Validator(json_schema("snapshot"))
+    for path in sorted((ROOT / "examples" / "cases").glob("*.yaml")):
+        data, _, _ = load_yaml_file(path)
+        assert [e.message for e in validator.iter_errors(plain(data))] == [], path
+    caseload, _, _ = load_yaml_file(ROOT / "examples" / "caseload.yaml")
+    assert len(caseload) >= 30
+    for entry in caseload:
+        assert [e.message for e in validator.iter_errors(plain(entry))] == [], entry["case_id"]

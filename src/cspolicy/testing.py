@@ -37,6 +37,7 @@ class Expectation(BaseModel):
 class TestCase(BaseModel):
     """One named case: a snapshot (inline or a path relative to the test file) and expectations."""
 
+    __test__ = False  # not a pytest test class, whatever its name
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
@@ -47,6 +48,7 @@ class TestCase(BaseModel):
 class TestFile(BaseModel):
     """A `*.test.yaml` file: the policy it tests (default: its directory) and its cases."""
 
+    __test__ = False  # not a pytest test class, whatever its name
     model_config = ConfigDict(extra="forbid")
 
     policy: str = "."
