@@ -22,16 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from cspolicy.caseload import MONEY, RowError, frame_to_snapshots
+from cspolicy.caseload import MONEY
 from cspolicy.caseload_checks import ERROR_SCHEMA, ROW
 from cspolicy.compiler import CompiledExpression
-from cspolicy.diagnostics import Code, EvaluationError
+from cspolicy.diagnostics import Code
 from cspolicy.expressions import Renderer, Type
 from cspolicy.expressions.vectorized import NotVectorizable, Vector, VectorCompiler, reached
 from cspolicy.snapshot import NO_PAYMENT_DAYS, CaseSnapshot
 
 if TYPE_CHECKING:
-    from cspolicy.decision import Decision
     from cspolicy.policy import PolicySet
 
 STATUSES = ("recommended", "held", "waiting")
@@ -137,7 +136,7 @@ class VectorPlan:
         return Vector(vector.value, errors)
 
     # -- columns every rule reads ---------------------------------------------------------------
-    def facts(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def facts(self, frame: pl.DataFrame) -> pl.LazyFrame:
         """Add derived facts, parameter values by as_of, taken dates and derived values."""
         as_of_day = pl.col("as_of").cast(pl.Int32)
         offsets = pl.col("payments").list.eval(pl.element().struct.field("date").cast(pl.Int32)) - as_of_day
@@ -177,19 +176,19 @@ class VectorPlan:
                 literal = _param_literal(dated.value)
                 value = pl.when(inside).then(literal) if value is None else value.when(inside).then(literal)
             columns.append((pl.lit(None) if value is None else value.otherwise(None)).alias(f"params.{name}"))
-        frame = self._taken(frame.with_columns(columns))
+        lazy = self._taken(frame, frame.lazy().with_columns(columns))
         for name, vector in self.derived:  # in dependency order: one may read another
-            frame = frame.with_columns(
+            lazy = lazy.with_columns(
                 vector.value.alias(f"derived.{name}"),
                 _first_error(vector.errors).alias(f"derived_error.{name}"),
             )
-        return frame
+        return lazy
 
-    def _taken(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _taken(self, frame: pl.DataFrame, lazy: pl.LazyFrame) -> pl.LazyFrame:
         """`taken.CODE`: the last date each action the policy asks about was sent or completed."""
         codes = sorted(self.compiler.taken_codes)
         if not codes:
-            return frame
+            return lazy
         entries = (
             frame.select(ROW, pl.col("enforcement"))
             .explode("enforcement")
@@ -203,7 +202,7 @@ class VectorPlan:
         missing = [
             pl.lit(None, dtype=pl.Date).alias(f"taken.{c}") for c in codes if f"taken.{c}" not in wide.columns
         ]
-        return frame.join(wide.with_columns(missing), on=ROW, how="left", maintain_order="left")
+        return lazy.join(wide.with_columns(missing).lazy(), on=ROW, how="left", maintain_order="left")
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, valid: pl.DataFrame) -> BatchResult:
@@ -227,7 +226,7 @@ class VectorPlan:
                 errors += reached(vector.errors, going)
                 going = going & ~pl.col(name).fill_null(False)
             applies[rule_id] = going
-        frame = frame.with_columns(conditions)
+        frame = self.facts(valid).with_columns(conditions)
         frame = frame.with_columns(expr.alias(f"applies.{rule_id}") for rule_id, expr in applies.items())
         held_by = self._holds()
         status = {rule_id: self._status(rule_id, held_by) for rule_id in compiled.rules}
@@ -238,29 +237,30 @@ class VectorPlan:
         outputs: list[pl.Expr] = []
         for rule_id, rule in compiled.rules.items():
             plan = self.rules[rule_id]
-            recommended = (
-                pl.col(f"status.{rule_id}") == "recommended" if status[rule_id] is not None else None
-            )
-            if recommended is None:
+            if status[rule_id] is None:
                 continue
+            recommended = (pl.col(f"status.{rule_id}") == "recommended").fill_null(False)
             for name, vector in plan["outputs"].items():
                 outputs.append(vector.value.alias(f"out.{rule_id}.{name}"))
-                errors += reached(vector.errors, recommended.fill_null(False))
+                errors += reached(vector.errors, recommended)
             if plan["due_after"] is not None and rule.rule.due is not None:
                 start = plan["due_after"].value
                 outputs.append((start + dt.timedelta(days=rule.rule.due.days)).alias(f"due.{rule_id}"))
-                errors += reached(plan["due_after"].errors, recommended.fill_null(False))
-        frame = frame.with_columns(*outputs, _first_error(errors).alias("__error"))
-        keep = ("status.", "held_by.", "taken.", "out.", "due.")
-        frame = frame.select(
-            ROW, "case_id", "as_of", "__error", *(c for c in frame.columns if c.startswith(keep))
+                errors += reached(plan["due_after"].errors, recommended)
+        # Which error a row meets first (an index, cheap); messages are formatted only for those rows.
+        first = (
+            pl.coalesce([pl.when(c).then(pl.lit(i, dtype=pl.Int32)) for i, (c, _) in enumerate(errors)])
+            if errors
+            else pl.lit(None, dtype=pl.Int32)
         )
-        failed = frame.filter(pl.col("__error").is_not_null())
-        decided = frame.filter(pl.col("__error").is_null())
-        error_rows = failed.select(
-            pl.col(ROW).alias("row_number"), pl.col("case_id"), pl.col("__error").alias("reason")
+        frame = frame.with_columns(*outputs, first.alias("__error"))
+        message = pl.coalesce([pl.when(pl.col("__error") == i).then(m) for i, (_, m) in enumerate(errors)])
+        failed = frame.filter(pl.col("__error").is_not_null()).select(
+            pl.col(ROW).alias("row_number"), pl.col("case_id"), message.cast(pl.String).alias("reason")
         )
-        return BatchResult(self._long(decided), error_rows.cast(ERROR_SCHEMA), valid.height)  # type: ignore[arg-type]
+        decisions = self._long(frame.filter(pl.col("__error").is_null()))
+        decided, error_rows = pl.collect_all([decisions, failed], engine="in-memory")
+        return BatchResult(decided, error_rows.cast(ERROR_SCHEMA), valid.height)  # type: ignore[arg-type]
 
     def _holds(self) -> dict[str, pl.Expr]:
         """held_by per rule, settled in graph order exactly as the reference does."""
@@ -318,15 +318,16 @@ class VectorPlan:
             .cast(pl.Int64)
         )
 
-    def _output_types(self, frame: pl.DataFrame) -> dict[str, pl.DataType]:
+    def _output_types(self, frame: pl.LazyFrame) -> dict[str, pl.DataType]:
         """One type per output name over every rule computing it (Decimal at the widest scale)."""
         types: dict[str, pl.DataType] = {}
+        schema = frame.collect_schema()
         for rule_id, rule in self.policy.compiled.rules.items():
             for name in rule.outputs:
                 column = f"out.{rule_id}.{name}"
-                if column not in frame.columns:
+                if column not in schema:
                     continue
-                dtype = frame.schema[column]
+                dtype = schema[column]
                 seen = types.get(name)
                 if seen is None or dtype == pl.Null:
                     types.setdefault(name, dtype)
@@ -336,10 +337,11 @@ class VectorPlan:
                     types[name] = dtype
         return {name: types.get(name, pl.String()) for name in self.output_names}
 
-    def _long(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _long(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         compiled = self.policy.compiled
-        parts: list[pl.DataFrame] = []
+        parts: list[pl.LazyFrame] = []
         output_types = self._output_types(frame)
+        names = frame.collect_schema().names()
         for rule_id, rule in compiled.rules.items():
             if rule.is_hold:
                 continue
@@ -365,7 +367,7 @@ class VectorPlan:
                 pl.lit(rule_id).alias("rule"),
                 pl.lit(rule.rule.kind.value).alias("kind"),
                 status.alias("status"),
-                (pl.col(f"held_by.{rule_id}") if f"held_by.{rule_id}" in frame.columns else pl.lit(None))
+                (pl.col(f"held_by.{rule_id}") if f"held_by.{rule_id}" in names else pl.lit(None))
                 .cast(pl.String)
                 .alias("held_by"),
                 waiting_for.cast(pl.List(pl.String)).alias("waiting_for"),
@@ -386,9 +388,9 @@ class VectorPlan:
             ]
             parts.append(frame.filter(status.is_not_null()).select(columns))
         empty = {**BASE_SCHEMA, **{f"outputs.{name}": dtype for name, dtype in output_types.items()}}
-        table = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=empty)
-        if "__order" in table.columns:
-            table = table.sort("__order").drop("__order")
+        if not parts:
+            return pl.LazyFrame(schema=empty)
+        table = pl.concat(parts, how="vertical").sort("__order").drop("__order")
         outputs = [f"outputs.{name}" for name in self.output_names]
         return table.select(*BASE_SCHEMA, *outputs)
 
@@ -458,105 +460,6 @@ def _empty_valid() -> pl.DataFrame:
     from cspolicy.caseload import SCHEMA
 
     return pl.DataFrame(schema={ROW: pl.Int64(), **SCHEMA})
-
-
-# -- the reference path (fallback, and what the differential test compares with) ---------------
-def decision_rows(decision: Decision, row_number: int) -> list[dict[str, Any]]:
-    """A Decision as rows of the long decisions table (outputs as Decimal/date values)."""
-    rows: list[dict[str, Any]] = []
-    run = decision._run
-    for action in decision.actions:
-        outputs = {}
-        if run is not None:
-            rule = run.policy.rules[action.rule]
-            outputs = {
-                f"outputs.{name}": _typed(action.outputs.get(name), expr.node.type)
-                for name, expr in rule.outputs.items()
-            }
-        rows.append(
-            _row(decision, row_number, action.action, action.rule, action.kind, "recommended", None, None)
-            | {"due_by": action.due_by, "overdue": action.overdue}
-            | outputs
-        )
-    for held in decision.held:
-        rows.append(_row(decision, row_number, held.action, held.rule, held.kind, "held", held.held_by, None))
-    for waiting in decision.waiting:
-        rows.append(
-            _row(
-                decision,
-                row_number,
-                waiting.action,
-                waiting.rule,
-                waiting.kind,
-                "waiting",
-                None,
-                waiting.waiting_for,
-            )
-        )
-    return rows
-
-
-def _typed(value: Any, type_: Type) -> Any:
-    """An output from Decision JSON back to its value (Decimal for amounts, date for dates)."""
-    if value is None:
-        return None
-    if type_ in (Type.MONEY, Type.NUMBER):
-        return Decimal(str(value))
-    if type_ is Type.DATE:
-        return dt.date.fromisoformat(value)
-    return value
-
-
-def _row(
-    decision: Decision,
-    row_number: int,
-    action: str,
-    rule: str,
-    kind: str,
-    status: str,
-    held_by: str | None,
-    waiting_for: list[str] | None,
-) -> dict[str, Any]:
-    run = decision._run
-    priority = run.policy.rules[rule].rule.priority if run is not None else None
-    return {
-        "row_number": row_number,
-        "case_id": decision.case_id,
-        "as_of": decision.as_of,
-        "action": action,
-        "rule": rule,
-        "kind": kind,
-        "status": status,
-        "held_by": held_by,
-        "waiting_for": waiting_for,
-        "priority": priority,
-        "due_by": None,
-        "overdue": None,
-    }
-
-
-def evaluate_reference(policy: PolicySet, valid: pl.DataFrame) -> BatchResult:
-    """Decide a validated table case by case with the reference evaluator (the exact fallback)."""
-    rows: list[dict[str, Any]] = []
-    errors: list[RowError] = []
-    numbers = valid.get_column(ROW).to_list()
-    for number, case in zip(numbers, frame_to_snapshots(valid.drop(ROW)), strict=True):
-        if isinstance(case, RowError):
-            errors.append(RowError(number, case.case_id, case.reason))
-            continue
-        try:
-            decision = policy.evaluate(case)
-        except EvaluationError as exc:
-            errors.append(RowError(number, case.case_id, f"{exc.problem.location}: {exc.problem.message}"))
-            continue
-        rows.extend(decision_rows(decision, number))
-    decisions = pl.DataFrame(rows, schema_overrides=BASE_SCHEMA, infer_schema_length=None) if rows else None
-    error_frame = pl.DataFrame(
-        [(e.row_number, e.case_id, e.reason) for e in errors], schema=ERROR_SCHEMA, orient="row"
-    )
-    return BatchResult(
-        decisions if decisions is not None else pl.DataFrame(schema=BASE_SCHEMA), error_frame, valid.height
-    )
 
 
 def plan_for(policy: PolicySet) -> VectorPlan | None:

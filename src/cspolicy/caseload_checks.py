@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -42,9 +43,45 @@ class Checked:
     errors: pl.DataFrame
 
 
+_DETAIL: ContextVar[bool] = ContextVar("caseload_check_detail", default=True)
+
+
+def _fmt(template: str, *args: pl.Expr) -> pl.Expr:
+    """A problem message: formatted with the row's values, or (in the cheap first pass, which
+    only needs to know whether a row has a problem) one constant."""
+    return pl.format(template, *args) if _DETAIL.get() else pl.lit("!")
+
+
 def check_table(raw: pl.DataFrame, first_row: int = 1) -> Checked:
     """Validate and convert a raw chunk whose first row is row number `first_row` (1-based)."""
     raw = raw.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+    raw = raw.with_columns(_listable(raw.get_column(name)) for name in LIST_COLUMNS if name in raw.columns)
+    # First pass: typed values and whether each row has a problem, without formatting any text.
+    token = _DETAIL.set(False)
+    try:
+        checked = _checked(raw)
+    finally:
+        _DETAIL.reset(token)
+    bad = checked.get_column(REASON).is_not_null()
+    valid = checked.filter(~bad).drop(REASON).select(ROW, *SCHEMA)
+    if not bad.any():
+        return Checked(valid, pl.DataFrame(schema=ERROR_SCHEMA))
+    # Second pass, on the bad rows only: every problem in words, naming its field.
+    rejected = raw.filter(bad)
+    reasons = _checked(rejected).get_column(REASON)
+    case_id = (
+        rejected.get_column("case_id").cast(pl.String, strict=False)
+        if "case_id" in rejected.columns and rejected.schema["case_id"] in (pl.String, pl.Null)
+        else pl.Series([None] * rejected.height, dtype=pl.String)
+    )
+    errors = pl.DataFrame(
+        {"row_number": rejected.get_column(ROW), "case_id": case_id, "reason": reasons},
+        schema=ERROR_SCHEMA,
+    )
+    return Checked(valid, errors)
+
+
+def _checked(raw: pl.DataFrame) -> pl.DataFrame:
     values: list[pl.Expr] = []
     problems: list[pl.Expr] = []
     for name, column in SCALAR_COLUMNS.items():
@@ -56,7 +93,6 @@ def check_table(raw: pl.DataFrame, first_row: int = 1) -> Checked:
         problems.append(problem)
     for name in LIST_COLUMNS:
         if name in raw.columns:
-            raw = raw.with_columns(_listable(raw.get_column(name)))
             value, problem = convert_list(name, raw.schema[name])
         else:
             value, problem = pl.lit([], dtype=list_dtype(name)), pl.lit(None, dtype=pl.String)
@@ -66,24 +102,13 @@ def check_table(raw: pl.DataFrame, first_row: int = 1) -> Checked:
         if name not in SCHEMA and name not in (ROW, REASON):
             problems.append(
                 pl.when(pl.col(name).is_not_null()).then(
-                    pl.format("{}: unknown field (got {})", pl.lit(name), _shown(pl.col(name)))
+                    _fmt("{}: unknown field (got {})", pl.lit(name), _shown(pl.col(name)))
                 )
             )
     reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
     if REASON in raw.columns:  # a JSON Lines line that held no snapshot: that is the whole story
         reason = pl.coalesce(pl.col(REASON), reason)
-    checked = raw.select(pl.col(ROW), *values, pl.when(reason != "").then(reason).alias(REASON))
-    valid = checked.filter(pl.col(REASON).is_null()).drop(REASON)
-    case_id = (
-        pl.col("case_id").cast(pl.String, strict=False)
-        if "case_id" in raw.columns
-        else pl.lit(None, dtype=pl.String)
-    )
-    errors = raw.select(pl.col(ROW).alias("row_number"), case_id.alias("case_id")).filter(
-        checked.get_column(REASON).is_not_null()
-    )
-    errors = errors.with_columns(checked.get_column(REASON).drop_nulls().alias("reason"))
-    return Checked(valid.select(ROW, *SCHEMA), errors.cast(ERROR_SCHEMA))  # type: ignore[arg-type]
+    return raw.select(pl.col(ROW), *values, pl.when(reason != "").then(reason).alias(REASON))
 
 
 def _shown(expr: pl.Expr) -> pl.Expr:
@@ -92,7 +117,7 @@ def _shown(expr: pl.Expr) -> pl.Expr:
 
 def _absent(column: Column, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     if column.required:
-        return pl.lit(None, dtype=column.dtype), pl.format("{}: required field is missing", label)
+        return pl.lit(None, dtype=column.dtype), _fmt("{}: required field is missing", label)
     return pl.lit(column.default, dtype=column.dtype), pl.lit(None, dtype=pl.String)
 
 
@@ -104,7 +129,7 @@ def convert(expr: pl.Expr, dtype: pl.DataType, column: Column, label: pl.Expr) -
         value, problem = _text_rules(value, problem, column, label)
     missing = expr.is_null()
     if column.required:
-        problem = pl.when(missing).then(pl.format("{}: required field is missing", label)).otherwise(problem)
+        problem = pl.when(missing).then(_fmt("{}: required field is missing", label)).otherwise(problem)
     elif column.default is not None:
         value = value.fill_null(pl.lit(column.default, dtype=column.dtype))
     return value, problem
@@ -123,23 +148,23 @@ def _money(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, 
         value = wide.cast(MONEY)
         problem = (
             pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]))
-            .then(pl.format("{}: amount must be a finite number (got {})", label, text))
+            .then(_fmt("{}: amount must be a finite number (got {})", label, text))
             .when(text.is_not_null() & wide.is_null())
-            .then(pl.format("{}: not an amount (got {})", label, _shown(text)))
+            .then(_fmt("{}: not an amount (got {})", label, _shown(text)))
             .when(wide != value.cast(_WIDE))
-            .then(pl.format("{}: amounts in a caseload are whole cents (got {})", label, text))
+            .then(_fmt("{}: amounts in a caseload are whole cents (got {})", label, text))
         )
     else:
         return pl.lit(None, dtype=MONEY), pl.when(expr.is_not_null()).then(
-            pl.format("{}: must be an amount of money, not {}", label, pl.lit(str(dtype)))
+            _fmt("{}: must be an amount of money, not {}", label, pl.lit(str(dtype)))
         )
     problem = (
         pl.when(problem.is_not_null())
         .then(problem)
         .when(value < 0)
-        .then(pl.format("{}: amount cannot be negative (got {})", label, value.cast(pl.String)))
+        .then(_fmt("{}: amount cannot be negative (got {})", label, value.cast(pl.String)))
         .when(value >= _MONEY_LIMIT)
-        .then(pl.format("{}: amount is implausibly large (at least $1,000,000,000,000)", label))
+        .then(_fmt("{}: amount is implausibly large (at least $1,000,000,000,000)", label))
     )
     return value, problem
 
@@ -151,24 +176,24 @@ def _date(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, p
     elif isinstance(dtype, pl.Datetime):
         value = expr.dt.date()
         problem = pl.when(expr.dt.time() != dt.time(0)).then(
-            pl.format("{}: must be a date without a time of day (got {})", label, expr.cast(pl.String))
+            _fmt("{}: must be a date without a time of day (got {})", label, expr.cast(pl.String))
         )
     elif dtype in (pl.String, pl.Null):
         text = expr.cast(pl.String).str.strip_chars()
         value = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
         problem = pl.when(text.is_not_null() & value.is_null()).then(
-            pl.format("{}: not a date (use YYYY-MM-DD; got {})", label, _shown(text))
+            _fmt("{}: not a date (use YYYY-MM-DD; got {})", label, _shown(text))
         )
     else:
         return pl.lit(None, dtype=pl.Date), pl.when(expr.is_not_null()).then(
-            pl.format("{}: must be a date, not {}", label, pl.lit(str(dtype)))
+            _fmt("{}: must be a date, not {}", label, pl.lit(str(dtype)))
         )
     problem = (
         pl.when(problem.is_not_null())
         .then(problem)
         .when((value < EARLIEST_DATE) | (value >= LATEST_DATE))
         .then(
-            pl.format(
+            _fmt(
                 "{}: date must be between {} and {} (got {})",
                 label,
                 pl.lit(str(EARLIEST_DATE)),
@@ -192,10 +217,10 @@ def _bool(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, p
         shown = _shown(expr)
     else:
         return pl.lit(None, dtype=pl.Boolean), pl.when(expr.is_not_null()).then(
-            pl.format("{}: must be true or false, not {}", label, pl.lit(str(dtype)))
+            _fmt("{}: must be true or false, not {}", label, pl.lit(str(dtype)))
         )
     problem = pl.when(expr.is_not_null() & value.is_null()).then(
-        pl.format("{}: must be true or false (got {})", label, shown)
+        _fmt("{}: must be true or false (got {})", label, shown)
     )
     return value, problem
 
@@ -204,7 +229,7 @@ def _text(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, p
     if dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum):
         return expr.cast(pl.String), pl.lit(None, dtype=pl.String)
     return pl.lit(None, dtype=pl.String), pl.when(expr.is_not_null()).then(
-        pl.format("{}: must be text (got {})", label, _shown(expr))
+        _fmt("{}: must be text (got {})", label, _shown(expr))
     )
 
 
@@ -212,7 +237,7 @@ def _text_rules(value: pl.Expr, problem: pl.Expr, column: Column, label: pl.Expr
     checks: Any = pl.when(problem.is_not_null()).then(problem)
     if column.choices:
         checks = checks.when(value.is_not_null() & ~value.is_in(list(column.choices))).then(
-            pl.format(
+            _fmt(
                 "{}: {} is not one of: {}",
                 label,
                 pl.concat_str(pl.lit("'"), _shown(value), pl.lit("'")),
@@ -221,13 +246,13 @@ def _text_rules(value: pl.Expr, problem: pl.Expr, column: Column, label: pl.Expr
         )
     if column.pattern:
         checks = checks.when(value.is_not_null() & ~value.str.contains(column.pattern)).then(
-            pl.format("{}: {} does not have the expected form", label, _shown(value))
+            _fmt("{}: {} does not have the expected form", label, _shown(value))
         )
     if column.required:
-        checks = checks.when(value == "").then(pl.format("{}: must not be empty", label))
+        checks = checks.when(value == "").then(_fmt("{}: must not be empty", label))
     if column.max_length:
         checks = checks.when(value.str.len_chars() > column.max_length).then(
-            pl.format("{}: longer than {} characters", label, pl.lit(column.max_length))
+            _fmt("{}: longer than {} characters", label, pl.lit(column.max_length))
         )
     return value, checks.otherwise(pl.lit(None, dtype=pl.String))
 
@@ -284,25 +309,23 @@ def convert_list(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
         return pl.lit([], dtype=list_dtype(name)), pl.lit(None, dtype=pl.String)
     if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
         return pl.lit([], dtype=list_dtype(name)), pl.when(expr.is_not_null()).then(
-            pl.format("{}: must be a list of items, not {}", pl.lit(name), pl.lit(str(dtype)))
+            _fmt("{}: must be a list of items, not {}", pl.lit(name), pl.lit(str(dtype)))
         )
     present: dict[str, pl.DataType] = {f.name: _instance(f.dtype) for f in dtype.inner.fields}
     element = pl.element()
-    label_base = pl.format("{}.{}", pl.lit(name), pl.int_range(pl.len()))
+    label_base = _fmt("{}.{}", pl.lit(name), pl.int_range(pl.len()))
     fields: list[pl.Expr] = []
     item_problems: list[pl.Expr] = [
-        pl.when(element.is_null()).then(pl.format("{}: must be an item, not null", label_base))
+        pl.when(element.is_null()).then(_fmt("{}: must be an item, not null", label_base))
     ]
     if _NOT_A_LIST in present:
         item_problems.append(
             pl.when(element.struct.field(_NOT_A_LIST).is_not_null()).then(
-                pl.format(
-                    "{}: not a JSON list of items (got {})", pl.lit(name), element.struct.field(_NOT_A_LIST)
-                )
+                _fmt("{}: not a JSON list of items (got {})", pl.lit(name), element.struct.field(_NOT_A_LIST))
             )
         )
     for field, column in LIST_COLUMNS[name].items():
-        label = pl.format("{}.{}", label_base, pl.lit(field))
+        label = _fmt("{}.{}", label_base, pl.lit(field))
         if field in present:
             value, problem = convert(element.struct.field(field), present[field], column, label)
             problem = pl.when(element.is_not_null()).then(problem)
@@ -315,7 +338,7 @@ def convert_list(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
         if field not in LIST_COLUMNS[name] and field not in (_NOT_A_LIST, "_"):
             item_problems.append(
                 pl.when(element.struct.field(field).is_not_null()).then(
-                    pl.format("{}.{}: unknown field", label_base, pl.lit(field))
+                    _fmt("{}.{}: unknown field", label_base, pl.lit(field))
                 )
             )
     values = expr.list.eval(pl.struct(fields)).fill_null(pl.lit([], dtype=list_dtype(name)))
