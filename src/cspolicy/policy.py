@@ -18,6 +18,9 @@ from cspolicy.loading import load_source
 from cspolicy.snapshot import CaseSnapshot
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cspolicy.batch import BatchSummary
     from cspolicy.rete import RetePolicy
 
 
@@ -101,6 +104,22 @@ class PolicySet:
         from cspolicy.rete import RetePolicy
 
         return RetePolicy(self)
+
+    def evaluate_batches(
+        self,
+        source: Any,
+        output: str | Path,
+        errors: str | Path | None = None,
+        *,
+        batch_size: int = 250_000,
+        on_batch: Callable[[BatchSummary], None] | None = None,
+    ) -> BatchSummary:
+        """Evaluate a caseload (Parquet/CSV/Arrow/JSON Lines path, pandas or polars DataFrame) in
+        chunks, writing decisions to `output` and error rows to `errors` (Parquet) as it goes;
+        returns the BatchSummary. See `cspolicy.streaming.evaluate_batches`."""
+        from cspolicy.streaming import evaluate_batches
+
+        return evaluate_batches(self, source, output, errors, batch_size=batch_size, on_batch=on_batch)
 
     def why_not(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path, rule_id: str) -> WhyNot:
         """Explain why `rule_id` did or did not lead to its action for this case."""
