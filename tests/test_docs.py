@@ -6,6 +6,7 @@ import atexit
 import datetime as dt
 import functools
 import html
+import importlib.util
 import os
 import re
 import shutil
@@ -250,3 +251,19 @@ def test_generated_pages_cover_every_rule_and_code(shipped_sets: list[PolicySetD
         summary = pages["catalogue/SUMMARY.md"]
         assert version.rule_page(rule_id).removeprefix("catalogue/") in summary
     assert all(f"codes/{value.value}.md" in pages for value in Code)
+
+
+def test_pages_owned_elsewhere_join_the_nav_only_once_they_exist(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    (tmp_path / "rete.md").write_text("# Rete\n")
+    nav = [{"Home": "index.md"}, {"Developers": [{"API reference": "reference/api.md"}]}]
+    config = hooks.on_config({"nav": nav, "docs_dir": str(tmp_path)})
+    assert config["nav"][1]["Developers"] == [
+        {"API reference": "reference/api.md"},
+        {"Rete back end": "rete.md"},
+    ]
+    again = hooks.on_config(config)  # listed already: not added twice
+    assert again["nav"][1]["Developers"].count({"Rete back end": "rete.md"}) == 1
