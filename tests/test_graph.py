@@ -204,6 +204,17 @@ def test_cycles_are_located_load_errors(tmp_path: Path) -> None:
     ]
 
 
+def test_cycle_mixing_holds_and_requires_is_a_located_error_not_a_crash() -> None:
+    # first-hold holds notice; second-hold requires notice and holds first-hold: first-hold must
+    # be settled before notice, notice before second-hold, second-hold before first-hold.
+    with pytest.raises(PolicyError) as caught:
+        load_policy(GRAPH / "mixed-cycle")
+    assert [str(p) for p in caught.value.problems] == [
+        f"{GRAPH / 'mixed-cycle' / 'policy.yaml'}:10:5: rules depend on each other in a cycle: "
+        "first-hold → notice → second-hold → first-hold [CSP206]"
+    ]
+
+
 # -- impact queries --------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ are what `cspolicy graph`, the analyser and the docs diagrams read.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,22 +63,50 @@ def derived_order(texts: dict[str, str]) -> tuple[list[str], list[str]]:
 
 
 def rule_cycles(rules: dict[str, CompiledRule]) -> list[list[str]]:
-    """Cycles among `requires` and `holds` links (each as a closed path of rule ids)."""
-    graph: nx.DiGraph = nx.DiGraph()
+    """Cycles among `requires` and `holds` links (each as a closed path of rule ids), at most ten.
+
+    A path reads "requires or holds" (`a → b`: a requires or holds b). A cycle that mixes the
+    two directions (a hold that requires a rule another hold holds ...) has no such reading; it
+    is found in the settling order instead (`a → b`: a is settled before b), so that every
+    policy that compiles has an evaluation order.
+    """
+    links: nx.DiGraph = nx.DiGraph()
     for rule in rules.values():
-        graph.add_node(rule.id)
+        links.add_node(rule.id)
         for target in [*rule.rule.requires, *rule.rule.holds]:
             if target in rules:
-                graph.add_edge(rule.id, target)
+                links.add_edge(rule.id, target)
+    cycles = _closed_paths(links)
+    if not cycles:
+        settling: nx.DiGraph = nx.DiGraph()
+        settling.add_nodes_from(rules)
+        settling.add_edges_from(
+            _settling_edges((r.id, t, "holds") for r in rules.values() for t in r.rule.holds)
+        )
+        settling.add_edges_from(
+            _settling_edges((r.id, t, "requires") for r in rules.values() for t in r.rule.requires)
+        )
+        settling.remove_nodes_from([n for n in list(settling) if n not in rules])
+        cycles = _closed_paths(settling)
+    return cycles
+
+
+def _closed_paths(graph: nx.DiGraph) -> list[list[str]]:
+    """Up to ten simple cycles, each rotated to start at its smallest id and closed."""
     cycles: list[list[str]] = []
     for cycle in nx.simple_cycles(graph):
         if len(cycles) >= 10:
             break
-        ordered = sorted(cycle)
-        start = cycle.index(ordered[0])
+        start = cycle.index(min(cycle))
         rotated = cycle[start:] + cycle[:start]
         cycles.append([*rotated, rotated[0]])
     return sorted(cycles)
+
+
+def _settling_edges(links: Iterable[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """Order constraints from (rule, target, kind) links: a hold is settled before what it
+    holds, a requirement before the rule that requires it."""
+    return [(source, target) if kind == "holds" else (target, source) for source, target, kind in links]
 
 
 def build_graph(policy: CompiledPolicy) -> nx.DiGraph:
@@ -167,11 +195,11 @@ def evaluation_order(graph: nx.DiGraph) -> list[str]:
     order_graph: nx.DiGraph = nx.DiGraph()
     rules = [n for n, data in graph.nodes(data=True) if data["kind"] == "rule"]
     order_graph.add_nodes_from(rules)
-    for source, target, data in graph.edges(data=True):
-        if data["kind"] == "holds":
-            order_graph.add_edge(source, target)
-        elif data["kind"] == "requires":
-            order_graph.add_edge(target, source)
+    order_graph.add_edges_from(
+        _settling_edges(
+            (s, t, d["kind"]) for s, t, d in graph.edges(data=True) if d["kind"] in ("holds", "requires")
+        )
+    )
     position = {name: index for index, name in enumerate(rules)}
     ordered = nx.lexicographical_topological_sort(order_graph, key=position.__getitem__)
     return [name.removeprefix("rule:") for name in ordered]
