@@ -49,6 +49,7 @@ from cspolicy.snapshot import (
     Day,
     EnforcementEntry,
     Jurisdiction,
+    License,
     Money,
     Payment,
     snapshot_problems,
@@ -138,13 +139,14 @@ class ProgramChanged(_Payload):
 
 
 class ParentStatusChanged(_Payload):
-    """Incarceration, active duty or a newly known address."""
+    """Incarceration, active duty, a newly known address, or the parent's licenses."""
 
     incarcerated: bool | None = None
     incarcerated_since: Day | None = None
     expected_release: Day | None = None
     military_active_duty: bool | None = None
     address_known: bool | None = None
+    licenses: list[License] | None = None
 
 
 class DateAdvanced(_Payload):
@@ -398,7 +400,7 @@ def apply_event(state: CaseState, event: CaseEvent, payload: _Payload) -> CaseSt
         programs = parent.programs.model_copy(update={payload.program: payload.status})
         case = case.model_copy(update={"paying_parent": parent.model_copy(update={"programs": programs})})
     elif isinstance(payload, ParentStatusChanged):
-        updates = {k: v for k, v in payload.model_dump().items() if k in payload.model_fields_set}
+        updates = {name: getattr(payload, name) for name in sorted(payload.model_fields_set)}
         case = case.model_copy(update={"paying_parent": parent.model_copy(update=updates)})
     # Re-validate: model_copy does not, and a bad state must never be kept.
     snapshot = CaseSnapshot.parse(case.model_dump(), source=f"case {event.case_id} after {event.type}")
