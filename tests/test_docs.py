@@ -165,6 +165,11 @@ def test_overviews_actions_codes_and_guides_are_built(
             assert version.policy.version in overview
             ladder = (shipped_site / version.folder / "index.html").read_text()
             assert '<pre class="mermaid">' in ladder
+        for old, new in zip(docs.versions, docs.versions[1:], strict=False):
+            page = visible_text(article((shipped_site / new.folder / "index.html").read_text()))
+            assert f"Compared with version {old.policy.version}" in page
+            added = set(new.policy.rule_ids) - set(old.policy.rule_ids)
+            assert all(rule_id in page for rule_id in added)
     actions = visible_text(article((shipped_site / "reference/actions/index.html").read_text()))
     used = {
         r.rule.action
