@@ -246,6 +246,9 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
     facts.append(f"policy set {code(policy.id)} {text(policy.version)}")
     if rule.entity.origin != policy.id:
         facts.append(f"inherited from {code(rule.entity.origin)}")
+    for replacing, replaced in compiled.source.overrides:
+        if replacing is rule.entity:
+            facts.append(f"replaces the {code(replaced.origin)} rule of the same id")
     if item.priority:
         facts.append(f"priority {item.priority}")
     parts = [f"# {text(item.title)}", " · ".join(facts), paragraphs(item.summary)]
