@@ -241,7 +241,10 @@ def test_check_command_checks_every_version_and_every_set(
     assert "dated/2021.1 — clean 2021.1: no problems" in out
     assert main(["check", "--as-of", "2020-06-01", str(tmp_path / "sets" / "dated")]) == 0
     assert "clean 2020.1" in capsys.readouterr().out
-    assert main(["check", "--as-of", "June", str(tmp_path / "sets" / "dated")]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--as-of", "June", str(tmp_path / "sets" / "dated")])
+    assert exited.value.code == 2
+    assert "--as-of: must be a date (YYYY-MM-DD), not 'June'" in capsys.readouterr().err
 
 
 # -- the shipped policies ------------------------------------------------------------------------

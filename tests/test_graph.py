@@ -297,6 +297,10 @@ def test_graph_command_queries_text_and_json(capsys: pytest.CaptureFixture[str])
     assert main(["graph", path, "--inputs-of", "nope"]) == 1
     assert "'nope' is not a rule" in capsys.readouterr().err
     assert main(["graph", path, "--depends-on", "params.threshold", "--format", "mermaid"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["graph", path, "--as-of", "2024-13-01"])
+    assert exited.value.code == 2
+    assert "must be a date (YYYY-MM-DD), not '2024-13-01'" in capsys.readouterr().err
 
 
 def test_graph_command_summary_ladder_and_json(capsys: pytest.CaptureFixture[str]) -> None:

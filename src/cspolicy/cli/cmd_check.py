@@ -25,17 +25,27 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="policy directory or file")
-    parser.add_argument("--as-of", help="check only the version in force on this date (YYYY-MM-DD)")
+    parser.add_argument(
+        "--as-of", type=iso_date, help="check only the version in force on this date (YYYY-MM-DD)"
+    )
     parser.add_argument("--strict", action="store_true", help="warnings fail the check too")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.set_defaults(handler=run)
 
 
-def targets(path: str, as_of: str | None) -> list[tuple[str, dt.date | None]]:
+def iso_date(text: str) -> dt.date:
+    """An argparse type: a YYYY-MM-DD date, or a usage error saying so."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date (YYYY-MM-DD), not {text!r}") from None
+
+
+def targets(path: str, as_of: dt.date | None) -> list[tuple[str, dt.date | None]]:
     """What to check for one PATH: the set itself, or each dated version of it, or each set in a
     directory of sets (such as `policies/`)."""
     if as_of is not None:
-        return [(path, dt.date.fromisoformat(as_of))]
+        return [(path, as_of)]
     return [(str(found), None) for found in _policy_directories(Path(path))] or [(path, None)]
 
 
@@ -55,11 +65,7 @@ def check_one(path: str, as_of: dt.date | None) -> tuple[str, list[Problem]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        checks = [target for path in args.paths for target in targets(path, args.as_of)]
-    except ValueError:
-        console.print(f"[red]--as-of must be a date (YYYY-MM-DD), not {args.as_of!r}[/red]")
-        return 2
+    checks = [target for path in args.paths for target in targets(path, args.as_of)]
     status = 0
     reports: list[dict[str, Any]] = []
     for path, as_of in checks:

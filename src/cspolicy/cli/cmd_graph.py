@@ -11,6 +11,7 @@ from typing import Any
 from rich.markup import escape
 
 from cspolicy import diagrams
+from cspolicy.cli.cmd_check import iso_date
 from cspolicy.cli.output import console, errors, print_error
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.graph import KIND_ORDER, QueryResult, Reached, UnknownNode, ladder, neighbourhood, spelling
@@ -31,7 +32,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     parser.add_argument("path", metavar="PATH", help="policy directory or file")
-    parser.add_argument("--as-of", help="use the version in force on this date (YYYY-MM-DD)")
+    parser.add_argument("--as-of", type=iso_date, help="use the version in force on this date (YYYY-MM-DD)")
     parser.add_argument("--format", choices=FORMATS, default="text")
     query = parser.add_mutually_exclusive_group()
     query.add_argument("--depends-on", metavar="NAME", help="e.g. params.passport_denial_threshold")
