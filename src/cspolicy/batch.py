@@ -99,10 +99,17 @@ class VectorPlan:
     def __init__(self, policy: PolicySet) -> None:
         self.policy = policy
         compiled = policy.compiled
-        self.compiler = VectorCompiler(Renderer(compiled.labels))
-        self.derived: list[tuple[str, Vector]] = [
-            (name, self.compiler.compile(d.expression.node)) for name, d in compiled.derived.items()
-        ]
+        self.param_scales = {
+            name: max(_decimal_scale(v.value) for v in p.values)
+            for name, p in compiled.parameters.items()
+            if p.values and all(isinstance(v.value, Decimal) for v in p.values)
+        }
+        self.compiler = VectorCompiler(Renderer(compiled.labels), self.param_scales)
+        self.derived: list[tuple[str, Vector]] = []
+        for name, derived in compiled.derived.items():  # in dependency order
+            vector = self.compiler.compile(derived.expression.node)
+            self.compiler.derived_scales[name] = vector.scale
+            self.derived.append((name, vector))
         self.rules = {rule_id: self._rule(rule_id) for rule_id in policy.order}
         for rule in compiled.rules.values():
             for required in rule.rule.requires:
@@ -117,6 +124,9 @@ class VectorPlan:
             "unless": [self._condition(c, rule_id) for c in rule.unless],
             "outputs": {name: self._output(e, rule_id) for name, e in rule.outputs.items()},
             "due_after": self._condition(rule.due_after, rule_id) if rule.due_after else None,
+            "due_extended": (
+                self._condition(rule.due_extended_when, rule_id) if rule.due_extended_when else None
+            ),
         }
 
     def _output(self, expression: CompiledExpression, rule_id: str) -> Vector:
@@ -173,7 +183,7 @@ class VectorPlan:
                 inside = pl.col("as_of") >= dated.start
                 if dated.end is not None:
                     inside = inside & (pl.col("as_of") < dated.end)
-                literal = _param_literal(dated.value)
+                literal = _param_literal(dated.value, self.param_scales.get(name))
                 value = pl.when(inside).then(literal) if value is None else value.when(inside).then(literal)
             columns.append((pl.lit(None) if value is None else value.otherwise(None)).alias(f"params.{name}"))
         lazy = self._taken(frame, frame.lazy().with_columns(columns))
@@ -244,9 +254,17 @@ class VectorPlan:
                 outputs.append(vector.value.alias(f"out.{rule_id}.{name}"))
                 errors += reached(vector.errors, recommended)
             if plan["due_after"] is not None and rule.rule.due is not None:
+                due = rule.rule.due
                 start = plan["due_after"].value
-                outputs.append((start + dt.timedelta(days=rule.rule.due.days)).alias(f"due.{rule_id}"))
+                due_by = _add_days(start, due.days, due.business_days)
                 errors += reached(plan["due_after"].errors, recommended)
+                extended = plan["due_extended"]
+                if due.extended is not None and extended is not None:
+                    # the longer clock only when its condition is true; evaluated only with a start date
+                    longer = _add_days(start, due.extended.days, due.business_days)
+                    due_by = pl.when(extended.value.fill_null(False)).then(longer).otherwise(due_by)
+                    errors += reached(extended.errors, recommended & start.is_not_null())
+                outputs.append(due_by.alias(f"due.{rule_id}"))
         # Which error a row meets first (an index, cheap); messages are formatted only for those rows.
         first = (
             pl.coalesce([pl.when(c).then(pl.lit(i, dtype=pl.Int32)) for i, (c, _) in enumerate(errors)])
@@ -395,13 +413,25 @@ class VectorPlan:
         return table.select(*BASE_SCHEMA, *outputs)
 
 
-def _param_literal(value: Any) -> pl.Expr:
+def _add_days(start: pl.Expr, days: int, business: bool) -> pl.Expr:
+    """`start` plus `days` calendar days, or plus `days` Monday-to-Friday days as
+    `evaluate.add_business_days` counts them (whole weeks first; a weekend landing moves back)."""
+    if not business:
+        return start + dt.timedelta(days=days)
+    weeks, rest = divmod(days, 5)
+    return (start + dt.timedelta(weeks=weeks)).dt.add_business_days(rest, roll="backward")
+
+
+def _decimal_scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _param_literal(value: Any, scale: int | None) -> pl.Expr:
     if isinstance(value, bool):
         return pl.lit(value, dtype=pl.Boolean)
     if isinstance(value, Decimal):
-        exponent = value.as_tuple().exponent
-        scale = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        return pl.lit(value, dtype=pl.Decimal(38, scale))
+        return pl.lit(value, dtype=pl.Decimal(38, scale if scale is not None else _decimal_scale(value)))
     if isinstance(value, int):
         return pl.lit(value, dtype=pl.Int64)
     return pl.lit(value)

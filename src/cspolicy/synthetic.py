@@ -45,9 +45,14 @@ COUNTIES = ("Milwaukee", "San Bernardino", "Dane", "Los Angeles", None)
 
 
 def generate(
-    rows: int, seed: int = 0, start: dt.date = dt.date(2025, 1, 13), days: int = 540
+    rows: int,
+    seed: int = 0,
+    start: dt.date = dt.date(2025, 1, 13),
+    days: int = 540,
+    states: tuple[str, ...] = ("WI",),
 ) -> pl.DataFrame:
-    """A caseload table of `rows` cases (canonical schema) dated in [start, start + days)."""
+    """A caseload table of `rows` cases (canonical schema) dated in [start, start + days), each in
+    one of `states` (equally likely)."""
     rng = np.random.default_rng(seed)
     as_of = np.datetime64(start) + rng.integers(0, days, rows).astype("timedelta64[D]")
     monthly = rng.choice(MONTHLY_CENTS, rows)
@@ -67,7 +72,7 @@ def generate(
             )
         ).to_series(),
         "as_of": as_of,
-        "jurisdiction.state": rng.choice(np.array(["WI", "WI", "CA"]), rows),
+        "jurisdiction.state": rng.choice(np.array(states), rows),
         "jurisdiction.county": pl.Series(
             np.array(COUNTIES, dtype=object)[rng.integers(0, len(COUNTIES), rows)].tolist(), dtype=pl.String
         ),

@@ -39,6 +39,8 @@ from cspolicy.expressions.nodes import (
 from cspolicy.expressions.render import Renderer
 from cspolicy.expressions.types import Type
 
+MONEY_SCALE = 2  # money columns of a caseload are whole cents (cspolicy.caseload.MONEY)
+
 WHOLE = pl.Decimal(38, 0)
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
@@ -49,10 +51,12 @@ class NotVectorizable(Exception):
 
 @dataclass
 class Vector:
-    """A compiled node: its value per row and the errors evaluating it can raise."""
+    """A compiled node: its value per row, the errors evaluating it can raise, and for a Decimal
+    value its scale (digits after the point), tracked so products stay exact."""
 
     value: pl.Expr
     errors: list[tuple[pl.Expr, pl.Expr]] = field(default_factory=list)
+    scale: int | None = None
 
 
 def reached(errors: list[tuple[pl.Expr, pl.Expr]], when: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
@@ -77,8 +81,10 @@ def _compare(op: str, left: pl.Expr, right: pl.Expr) -> pl.Expr:
 class VectorCompiler:
     """Compiles AST nodes of one policy to polars; `renderer` names divisors in error messages."""
 
-    def __init__(self, renderer: Renderer) -> None:
+    def __init__(self, renderer: Renderer, param_scales: dict[str, int]) -> None:
         self.renderer = renderer
+        self.param_scales = param_scales
+        self.derived_scales: dict[str, int | None] = {}
         self.taken_codes: set[str] = set()
 
     def compile(self, node: Node) -> Vector:
@@ -87,20 +93,20 @@ class VectorCompiler:
 
     def _node(self, node: Node, item: bool) -> Vector:
         if isinstance(node, Literal):
-            return Vector(_literal(node))
+            return Vector(
+                _literal(node), scale=_scale(node.value) if isinstance(node.value, Decimal) else None
+            )
         if isinstance(node, Name):
             return self._name(node, item)
         if isinstance(node, Unary):
             inner = self._node(node.operand, item)
             value = ~inner.value if node.op == "not" else -inner.value
-            return Vector(value, inner.errors)
+            return Vector(value, inner.errors, inner.scale)
         if isinstance(node, Binary):
             if node.op == "/":
                 raise NotVectorizable("a division whose quotient is not compared directly")
             left, right = self._node(node.left, item), self._node(node.right, item)
-            a, b = _numeric_pair(node.left, left.value, node.right, right.value)
-            value = a + b if node.op == "+" else a - b if node.op == "-" else a * b
-            return Vector(value, left.errors + right.errors)
+            return _arithmetic(node, left, right)
         if isinstance(node, Compare):
             return self._comparison(node, item)
         if isinstance(node, Membership):
@@ -122,7 +128,7 @@ class VectorCompiler:
         if node.kind == "item":
             if not item:
                 raise NotVectorizable("an item field outside any_of/count_of")
-            return Vector(pl.element().struct.field(node.key))
+            return Vector(pl.element().struct.field(node.key), scale=_field_scale(node))
         if item:
             raise NotVectorizable("an any_of/count_of condition that reads more than the item")
         if node.kind == "param":
@@ -130,11 +136,12 @@ class VectorCompiler:
             message = pl.format(
                 "parameter {} has no value in force on {}", pl.lit(repr(node.key)), pl.col("as_of")
             )
-            return Vector(value, [(value.is_null(), message)])
+            return Vector(value, [(value.is_null(), message)], self.param_scales.get(node.key))
         if node.kind == "derived":
             error = pl.col(f"derived_error.{node.key}")
-            return Vector(pl.col(f"derived.{node.key}"), [(error.is_not_null(), error)])
-        return Vector(pl.col(node.path))
+            scale = self.derived_scales.get(node.key)
+            return Vector(pl.col(f"derived.{node.key}"), [(error.is_not_null(), error)], scale)
+        return Vector(pl.col(node.path), scale=_field_scale(node))
 
     def _comparison(self, node: Compare, item: bool) -> Vector:
         if _is_division(node.left) or _is_division(node.right):
@@ -164,7 +171,7 @@ class VectorCompiler:
         known = a.is_not_null() & b.is_not_null()
         divisor = self.renderer.render(quotient.right)
         zero = (known & (b == 0), pl.lit(f"division by zero ({divisor} is 0)"))
-        scaled = c * b
+        scaled = _exact_product(c, rest.scale or 0, b, bottom.scale or 0)
         value = (
             pl.when(~known | c.is_null())
             .then(pl.lit(None, dtype=pl.Boolean))
@@ -223,13 +230,18 @@ class VectorCompiler:
         errors = [error for arg in args for error in arg.errors]
         if function in ("min", "max"):
             values = [arg.value for arg in args]
+            scale = None
             if node.type.numeric and node.type is not Type.INTEGER:
-                values = [_as_decimal(n, v) for n, v in zip(node.args, values, strict=True)]
+                scale = max(arg.scale or 0 for arg in args)
+                values = [
+                    _as_decimal(n, v).cast(pl.Decimal(38, scale))
+                    for n, v in zip(node.args, values, strict=True)
+                ]
             pick = pl.min_horizontal(values) if function == "min" else pl.max_horizontal(values)
             unknown = pl.any_horizontal([v.is_null() for v in values])
-            return Vector(pl.when(unknown).then(None).otherwise(pick), errors)
+            return Vector(pl.when(unknown).then(None).otherwise(pick), errors, scale)
         if function == "abs":
-            return Vector(args[0].value.abs(), errors)
+            return Vector(args[0].value.abs(), errors, args[0].scale)
         if item:
             raise NotVectorizable(f"{function}() inside any_of/count_of")
         if function == "days_between":
@@ -238,6 +250,34 @@ class VectorCompiler:
         if function == "days_since":
             return Vector((pl.col("as_of") - args[0].value).dt.total_days().cast(pl.Int64), errors)
         raise NotVectorizable(f"function {function}")
+
+
+def _scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _field_scale(node: Name) -> int | None:
+    return MONEY_SCALE if node.type is Type.MONEY else None
+
+
+def _exact_product(a: pl.Expr, scale_a: int, b: pl.Expr, scale_b: int) -> pl.Expr:
+    """a * b with every digit kept: polars gives a product the larger operand scale, so widen one
+    operand to the sum of the scales first."""
+    return a.cast(pl.Decimal(38, scale_a + scale_b)) * b
+
+
+def _arithmetic(node: Binary, left: Vector, right: Vector) -> Vector:
+    errors = left.errors + right.errors
+    if node.left.type is Type.INTEGER and node.right.type is Type.INTEGER:
+        a, b = left.value, right.value
+        value = a + b if node.op == "+" else a - b if node.op == "-" else a * b
+        return Vector(value, errors)
+    a, b = _as_decimal(node.left, left.value), _as_decimal(node.right, right.value)
+    scale_a, scale_b = left.scale or 0, right.scale or 0
+    if node.op == "*":
+        return Vector(_exact_product(a, scale_a, b, scale_b), errors, scale_a + scale_b)
+    return Vector(a + b if node.op == "+" else a - b, errors, max(scale_a, scale_b))
 
 
 def _is_division(node: Node) -> bool:
