@@ -275,7 +275,11 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
         )
     if item.due is not None and rule.due_after is not None:
         parts.append("## Deadline")
-        parts.append(f"Due {item.due.days} days after {text(renderer.render(rule.due_after.node))}.")
+        unit = "business days (Monday to Friday)" if item.due.business_days else "days"
+        parts.append(f"Due {item.due.days} {unit} after {text(renderer.render(rule.due_after.node))}.")
+        extended, when_extended = item.due.extended, rule.due_extended_when
+        if extended is not None and when_extended is not None:
+            parts.append(f"{extended.days} {unit} instead when {text(renderer.render(when_extended.node))}.")
         if rule.due_citations:
             parts.append(_citations(rule.due_citations))
     if rule.parameters:

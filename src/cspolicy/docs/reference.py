@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from cspolicy.diagnostics import Code
 from cspolicy.docs.catalogue import PolicySetDocs
 from cspolicy.docs.codes import describe
-from cspolicy.docs.text import code, fenced, paragraphs, slug, table, text
+from cspolicy.docs.text import code, fenced, prose, slug, table, text
 from cspolicy.documents import PolicyFile
 from cspolicy.expressions.parser import FUNCTIONS
 from cspolicy.snapshot import FIELDS, CaseSnapshot
@@ -84,7 +84,7 @@ def _meaning(action: str) -> str:
 def codes_index() -> str:
     """The list of every diagnostic code, linking to one page each."""
     rows = [
-        [f"[{code.value}]({code.value}.md)", text(code.name.lower()), text(describe(code)[0])]
+        [f"[{code.value}]({code.value}.md)", text(code.name.lower()), prose(describe(code)[0])]
         for code in Code
     ]
     return "\n\n".join(
@@ -189,7 +189,7 @@ def schema_page() -> str:
                 continue
             parts.append(f"### {text(name)} {{#{key}-{slug(name)}}}")
             if definition.get("description"):
-                parts.append(paragraphs(definition["description"]))
+                parts.append(prose(definition["description"]))
             parts.append(_object_table(definition, definitions, key))
     return "\n\n".join(parts)
 
@@ -204,7 +204,7 @@ def _object_table(schema: dict[str, Any], definitions: dict[str, Any], key: str)
                 code(name),
                 _type(prop, definitions, key),
                 "yes" if name in required else "",
-                text(description),
+                prose(description),
             ]
         )
     if not rows:

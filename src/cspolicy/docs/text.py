@@ -16,8 +16,18 @@ _WHITESPACE = re.compile(r"\s+")
 
 def text(value: object) -> str:
     """`value` as Markdown that displays literally on one line (whitespace collapsed)."""
-    flat = _WHITESPACE.sub(" ", str(value)).strip()
+    return _escape(_WHITESPACE.sub(" ", str(value)).strip())
+
+
+def _escape(flat: str) -> str:
     return "".join(f"&#{ord(char)};" if char in _SPECIAL else char for char in flat)
+
+
+def prose(value: str) -> str:
+    """Text written in the code (docstrings, descriptions): escaped like `text`, but `backticked`
+    spans become inline code."""
+    pieces = re.split(r"`([^`]+)`", _WHITESPACE.sub(" ", value).strip())
+    return "".join(code(piece) if index % 2 else _escape(piece) for index, piece in enumerate(pieces))
 
 
 def paragraphs(value: str) -> str:
