@@ -150,6 +150,11 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "A rule can never make a difference because another rule with the same action always applies first.",
         "Remove or change the shadowed rule.",
     ),
+    Code.UNKNOWN_ACTION: (
+        'A condition uses `taken("…")` or `days_since_taken("…")` for an action code that no rule '
+        "of the set produces, so it only looks at actions recorded by hand (a warning; often a misspelling).",
+        "Use the code of an action a rule of the set recommends (the message suggests the closest one).",
+    ),
     Code.SNAPSHOT_INVALID: (
         "A case snapshot is invalid: a missing or unknown field, a wrong type, an impossible date.",
         "Fix the field named in the message; the snapshot reference lists every field.",
@@ -166,6 +171,20 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
     Code.NO_PARAMETER_VALUE: (
         "A parameter has no value in force on the snapshot's date.",
         "Add a dated value that covers the date.",
+    ),
+    Code.WRONG_JURISDICTION: (
+        "A case from one state was given to another state's policy set (a `US` policy set takes any state).",
+        "Evaluate the case under its own state's policy set; check `jurisdiction.state` in the snapshot.",
+    ),
+    Code.EVENT_INVALID: (
+        "The case monitor refused an event: not a JSON object, an unknown event type, a bad field, or an "
+        "event dated before the case's current date. No case was changed.",
+        "Fix the event named in the message; events for a case must come in date order.",
+    ),
+    Code.UNKNOWN_CASE: (
+        "The case monitor received an event for a case it has not seen; a case starts with an "
+        "`order_issued` event.",
+        "Send the case's `order_issued` event first, or check the case id.",
     ),
 }
 
