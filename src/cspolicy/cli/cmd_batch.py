@@ -1,0 +1,88 @@
+"""`cspolicy batch INPUT --policy PATH -o OUTPUT.parquet`: decide a whole caseload, streaming."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cspolicy.batch import BatchSummary
+from cspolicy.cli.output import console, errors, print_error
+from cspolicy.diagnostics import CSPolicyError
+from cspolicy.policy import load_policy
+from cspolicy.streaming import DEFAULT_BATCH_SIZE, count_rows, errors_path_for, evaluate_batches
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "batch",
+        help="evaluate a caseload (Parquet, CSV, Arrow, JSON Lines) into a decisions Parquet file",
+    )
+    parser.add_argument("input", metavar="INPUT", help="caseload file: .parquet, .csv, .arrow/.ipc, .jsonl")
+    parser.add_argument("--policy", required=True, help="policy directory or file")
+    parser.add_argument("--as-of", help="pick the policy version in force on this date (default: latest)")
+    parser.add_argument("-o", "--output", required=True, help="decisions Parquet file to write")
+    parser.add_argument("--errors", help="error rows Parquet file (default: OUTPUT.errors.parquet)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per chunk")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    source = Path(args.input)
+    if not source.is_file():
+        errors.print(f"[red]{source}: no such caseload file[/red]")
+        return 1
+    try:
+        policy = load_policy(args.policy, args.as_of)
+    except CSPolicyError as exc:
+        print_error(exc)
+        return 1
+    output = Path(args.output)
+    errors_path = Path(args.errors) if args.errors else errors_path_for(output)
+    try:
+        total = count_rows(source)
+    except Exception:  # an unreadable file is reported below, by the reader, with its reason
+        total = None
+    with Progress(
+        TextColumn("[bold]deciding[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("cases", total=total, rate="")
+
+        def advance(summary: BatchSummary) -> None:
+            progress.update(task, completed=summary.rows, rate=f"{summary.cases_per_second:,.0f} cases/s")
+
+        try:
+            summary = evaluate_batches(
+                policy, source, output, errors_path, batch_size=args.batch_size, on_batch=advance
+            )
+        except (ValueError, OSError) as exc:
+            errors.print(f"[red]{source}: {exc}[/red]")
+            return 1
+    print_summary(summary, policy.id, policy.version, output, errors_path)
+    return 0
+
+
+def print_summary(
+    summary: BatchSummary, policy_id: str, version: str, output: Path, errors_path: Path
+) -> None:
+    """The closing summary: rows, decided, error rows, actions by count, time and speed."""
+    table = Table(title=f"{policy_id} {version}: recommended actions", show_edge=False)
+    table.add_column("action")
+    table.add_column("cases", justify="right")
+    for action, count in sorted(summary.actions.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(action, f"{count:,}")
+    console.print(table)
+    check = "" if summary.reconciles else "  [red](counts do not reconcile)[/red]"
+    console.print(
+        f"rows {summary.rows:,} = decided {summary.decided:,} + error rows {summary.errors:,}{check}\n"
+        f"{summary.seconds:.2f} s, {summary.cases_per_second:,.0f} cases/s ({summary.mode})\n"
+        f"decisions: {output}\nerror rows: {errors_path}"
+    )
