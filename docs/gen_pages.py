@@ -10,11 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import mkdocs_gen_files
+from mkdocs.exceptions import PluginError
 
+from cspolicy.diagnostics import CSPolicyError
 from cspolicy.docs import generate_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 
-for path, markdown in generate_pages(ROOT).items():
+try:
+    pages = generate_pages(ROOT)
+except CSPolicyError as error:
+    # A located message instead of a traceback: the site cannot describe a policy that does not load.
+    raise PluginError(f"the docs are generated from the policies, and one does not load:\n{error}") from None
+
+for path, markdown in pages.items():
     with mkdocs_gen_files.open(path, "w") as page:
         page.write(markdown)

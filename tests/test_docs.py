@@ -272,3 +272,16 @@ def test_pages_owned_elsewhere_join_the_nav_only_once_they_exist(tmp_path: Path)
     ]
     again = hooks.on_config(config)  # listed already: not added twice
     assert again["nav"][1]["Developers"].count({"Rete back end": "rete.md"}) == 1
+
+
+def test_a_policy_that_does_not_load_stops_the_build_with_a_located_message(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("mermaid.min.js"))
+    shutil.copytree(FIXTURES / "policies", tmp_path / "policies")
+    policy = tmp_path / "policies" / "hostile" / "policy.yaml"
+    policy.write_text(policy.read_text().replace("arrears.total >", "arrears.totl >"))
+    (tmp_path / "src").symlink_to(ROOT / "src")
+    result = build_site(tmp_path, tmp_path / "site")
+    assert result.returncode != 0
+    assert "policy.yaml:32:11: rule 'hostile-rule' when: unknown name 'arrears.totl'" in result.stderr
+    assert "Traceback" not in result.stderr
