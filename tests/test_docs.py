@@ -160,7 +160,9 @@ def test_overviews_actions_codes_and_guides_are_built(
     shipped_site: Path, shipped_sets: list[PolicySetDocs]
 ) -> None:
     for docs in shipped_sets:
-        overview = visible_text(article((shipped_site / "catalogue" / docs.id / "index.html").read_text()))
+        overview_html = (shipped_site / "catalogue" / docs.id / "index.html").read_text()
+        assert '<pre class="mermaid">' in overview_html  # the set's escalation ladder
+        overview = visible_text(article(overview_html))
         for version in docs.versions:
             assert version.policy.version in overview
             ladder = (shipped_site / version.folder / "index.html").read_text()

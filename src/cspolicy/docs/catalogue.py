@@ -36,6 +36,10 @@ KIND_MEANING = {
     RuleKind.HOLD: "While it applies, it stops the actions of the rules it names, and says why.",
 }
 CATALOGUE = "catalogue"
+LADDER_TEXT = (
+    "Each step's actions wait for an action of the step before (`requires`): an arrow leads from "
+    "an action to the one it unlocks."
+)
 
 
 @dataclass
@@ -166,7 +170,13 @@ def set_overview(docs: PolicySetDocs) -> str:
             ]
         )
     parts += ["## Versions", table(["Version", "In force", "Rules", "Digest"], rows)]
-    parts += ["## Rules of the latest version", _rules_by_kind(docs.latest, prefix=f"{docs.latest.slug}/")]
+    parts += [
+        "## Rules of the latest version",
+        _rules_by_kind(docs.latest, prefix=f"{docs.latest.slug}/"),
+        "## Escalation ladder",
+        LADDER_TEXT,
+        fenced(diagrams.mermaid_ladder(latest), "mermaid"),
+    ]
     return titled(latest.title, "\n\n".join(parts))
 
 
@@ -181,8 +191,7 @@ def version_overview(docs: PolicySetDocs, version: PolicyVersion) -> str:
         "## Rules by kind",
         _rules_by_kind(version, prefix=""),
         "## Escalation ladder",
-        "Each step's actions wait for the step before (`requires`): an arrow leads from an action "
-        "to the one it unlocks.",
+        LADDER_TEXT,
         fenced(diagrams.mermaid_ladder(policy), "mermaid"),
         "## Parameters",
         table(
