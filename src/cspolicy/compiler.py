@@ -246,6 +246,10 @@ class _Compiler:
                 location,
             )
             return value
+        if not Decimal(value).is_finite() or Decimal(value).adjusted() >= 30:
+            # Checked before int(): int(Decimal("1e999999999")) would build a billion digits.
+            self.error(Code.INVALID_VALUE, "value must be a finite number below 1e30", location)
+            return Decimal(0)
         if type_ is Type.INTEGER:
             if Decimal(value) != Decimal(value).to_integral_value():
                 self.error(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import io
+import tokenize
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -111,13 +113,61 @@ def parse_expression(text: str) -> Node:
         raise ExpressionSyntaxError(
             Code.EXPRESSION_LIMIT, f"expression too complex to parse ({type(exc).__name__})"
         ) from None
-    return _Converter(source, lead).convert(tree.body, 0)
+    node = _Converter(source, lead).convert(tree.body, 0)
+    _check_tokens(source, lead)
+    return node
+
+
+def _check_tokens(source: str, lead: int) -> None:
+    """Reject what `ast` hides: lookalike names and escapes inside text.
+
+    Python folds identifiers to NFKC, so a fullwidth `ａrrears` would silently read `arrears`;
+    names must be plain ASCII as written. Text must be written as it reads: no backslash
+    escapes (`\\N{...}`, `\\x00`), no string prefixes, no invisible characters.
+    """
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):  # already parsed by ast; never expected
+        return
+    for token in tokens:
+        line, column = token.start[0] - 1, token.start[1] + (lead if token.start[0] == 1 else 0)
+        if token.type == tokenize.NAME and not token.string.isascii():
+            raise ExpressionSyntaxError(
+                Code.FORBIDDEN_SYNTAX,
+                f"name {token.string!r} has non-ASCII characters; names are plain ASCII",
+                line,
+                max(column, 0),
+            )
+        if token.type == tokenize.STRING:
+            text = token.string
+            if text[0] not in "'\"":
+                raise ExpressionSyntaxError(
+                    Code.FORBIDDEN_SYNTAX,
+                    "text prefixes (r, b, u, f) are not allowed; write plain quoted text",
+                    line,
+                    max(column, 0),
+                )
+            if "\\" in text:
+                raise ExpressionSyntaxError(
+                    Code.FORBIDDEN_SYNTAX,
+                    "backslash escapes are not allowed in text; write the characters themselves",
+                    line,
+                    max(column, 0),
+                )
+            if not text.isprintable():
+                raise ExpressionSyntaxError(
+                    Code.FORBIDDEN_SYNTAX,
+                    "text holds an invisible or control character",
+                    line,
+                    max(column, 0),
+                )
 
 
 class _Converter:
     def __init__(self, source: str, lead: int) -> None:
         self.source = source
         self.lead = lead
+        self.in_quantifier = False
 
     def at(self, node: ast.AST) -> dict[str, Any]:
         line = getattr(node, "lineno", 1) - 1
@@ -268,6 +318,11 @@ class _Converter:
         if function in ("any_of", "count_of"):
             if len(node.args) != 2:
                 raise self.fail(node, f"{function}() takes a list and a condition", Code.BAD_ARGUMENTS)
+            if self.in_quantifier:
+                # Nesting multiplies the work by each list's length: n**k item visits per case.
+                raise self.fail(
+                    node, f"{function}() cannot be used inside any_of() or count_of()", Code.BAD_ARGUMENTS
+                )
             collection = self.convert(node.args[0], depth)
             if not isinstance(collection, Name):
                 raise self.fail(
@@ -275,7 +330,12 @@ class _Converter:
                     f"the first argument of {function}() must name a list",
                     Code.BAD_ARGUMENTS,
                 )
-            return Quantifier(function, collection, self.convert(node.args[1], depth), **where)
+            self.in_quantifier = True
+            try:
+                predicate = self.convert(node.args[1], depth)
+            finally:
+                self.in_quantifier = False
+            return Quantifier(function, collection, predicate, **where)
         return Call(function, [self.convert(arg, depth) for arg in node.args], **where)
 
     def date_literal(self, node: ast.Call) -> Node:
