@@ -68,6 +68,7 @@ decisions = Table(
     Index("ix_cspolicy_decisions_case", "case_id", "evaluated_at"),
     Index("ix_cspolicy_decisions_as_of", "as_of"),
     Index("ix_cspolicy_decisions_policy", "policy_id", "policy_version"),
+    Index("ix_cspolicy_decisions_evaluated", "evaluated_at"),
 )
 
 decision_actions = Table(
@@ -84,5 +85,5 @@ decision_actions = Table(
     Column("is_current", Boolean(), nullable=False),
     Index("ix_cspolicy_actions_action", "action", "status"),
     Index("ix_cspolicy_actions_rule", "rule", "status"),
-    Index("ix_cspolicy_actions_overdue", "is_current", "overdue", "rule"),
+    Index("ix_cspolicy_actions_overdue", "is_current", "overdue", "status", "rule", "case_id"),
 )
