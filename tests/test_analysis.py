@@ -364,3 +364,25 @@ def test_never_applies_only_when_no_case_applies(when: list[str], unless: list[s
         never = any(p.code is Code.NEVER_FIRES for p in check_policy(policy))
         if never:
             assert not applies_on_some_case(policy), (when, unless)
+
+
+def test_hostile_sizes_stay_tractable(tmp_path: Path) -> None:
+    # Each derived value reads the one before twice (2**40 paths if expanded naively), and 1500
+    # `or` conditions would nest 1500 choices deep without pruning: both finish, and the
+    # contradiction at the end (with `d0`, `arrears.total < 0` needs monthly > 3, the ors monthly < 0)
+    # is still proven; a long list of conditions is shortened in the message.
+    derived = "".join(f"  d{i}: d{i - 1} and (d{i - 1} or arrears.total < {i})\n" for i in range(1, 41))
+    conditions = "".join(f"      - arrears.total > {i} or order.monthly_amount < {i}\n" for i in range(1500))
+    text = (
+        SOUNDNESS_POLICY.split("parameters:")[0].replace("soundness", "hostile")
+        + "derived:\n  d0: arrears.total > 5 or order.monthly_amount > 3\n"
+        + derived
+        + "rules:\n  - id: r\n    kind: threshold\n    title: R\n    summary: S\n    when:\n      - d40\n"
+        + conditions
+        + "      - arrears.total < 0\n    action: send_delinquency_notice\n    cite: [law]\n"
+    )
+    (tmp_path / "policy.yaml").write_text(text, encoding="utf-8")
+    [finding] = check_policy(load_policy(tmp_path))
+    assert finding.code is Code.NEVER_FIRES
+    assert finding.message.startswith("rule 'r' can never apply: `d40` and `arrears.total > 0 or")
+    assert finding.message.endswith("and 1497 more conditions cannot all hold together")

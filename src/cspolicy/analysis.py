@@ -31,10 +31,13 @@ from cspolicy.expressions.checker import suggest
 from cspolicy.expressions.nodes import Call, Literal, Name, Node
 from cspolicy.expressions.render import format_value
 from cspolicy.graph import HISTORY_FUNCTIONS, node_id
-from cspolicy.satisfiability import NT, Formula, T, Translator, disjunction, satisfiable
+from cspolicy.satisfiability import NT, SEARCH_BUDGET, Formula, T, Translator, disjunction, satisfiable
 
 if TYPE_CHECKING:
     from cspolicy.policy import PolicySet
+
+MAX_CORE_SEARCH = 60  # conditions in a rule beyond which a contradiction is not narrowed down
+CORE_BUDGET = 2_000
 
 
 def check_policy(policy: PolicySet) -> list[Problem]:
@@ -127,10 +130,15 @@ class _Analyser:
         parts += [translator.formula(c.node, T) for c in rule.unless]
         return disjunction(parts)
 
-    def possible(self, conditions: list[CompiledCondition], rules: tuple[CompiledRule, ...]) -> bool:
+    def possible(
+        self,
+        conditions: list[CompiledCondition],
+        rules: tuple[CompiledRule, ...],
+        budget: int = SEARCH_BUDGET,
+    ) -> bool:
         """Whether the conditions (which belong to `rules`) can all hold on some date."""
         for epoch in self.epochs(self.params_read(conditions), self.inherited(rules)):
-            if satisfiable(self.applies(self.translator(epoch), conditions)):
+            if satisfiable(self.applies(self.translator(epoch), conditions), budget):
                 return True
         return False
 
@@ -149,9 +157,11 @@ class _Analyser:
         for rule_id in self.never:
             rule = self.rules[rule_id]
             core = [*rule.when, *rule.unless]
-            for condition in list(core):
+            # Drop every condition the contradiction does not need (a smaller budget per try:
+            # an undecided try keeps the condition, which is never wrong, only longer).
+            for condition in list(core) if len(core) <= MAX_CORE_SEARCH else []:
                 smaller = [c for c in core if c is not condition]
-                if not self.possible(smaller, (rule,)):
+                if not self.possible(smaller, (rule,), CORE_BUDGET):
                     core = smaller
             problems.append(
                 Problem(
@@ -165,8 +175,8 @@ class _Analyser:
 
     def contradiction(self, core: list[CompiledCondition], inherited: bool) -> str:
         """Why a set of conditions cannot hold together, in words."""
-        when = [f"`{c.text}`" for c in core if c.part == "when"]
-        unless = [f"`{c.text}`" for c in core if c.part == "unless"]
+        when = _shortened([f"`{c.text}`" for c in core if c.part == "when"])
+        unless = _shortened([f"`{c.text}`" for c in core if c.part == "unless"])
         if unless and when:
             text = f"whenever {' and '.join(when)} holds, its unless {' or '.join(unless)} holds too"
         elif unless:
@@ -358,6 +368,13 @@ def _inside(expression: CompiledExpression, node: Node) -> Location:
     location = expression.location
     start = Location(location.file, location.line, location.column - root.column)
     return start.shifted(node.line, node.column)
+
+
+def _shortened(conditions: list[str], shown: int = 5) -> list[str]:
+    """At most `shown` conditions, then how many more (a message stays one readable line)."""
+    if len(conditions) <= shown + 1:
+        return conditions
+    return [*conditions[:shown], f"{len(conditions) - shown} more conditions"]
 
 
 def _a(word: str) -> str:

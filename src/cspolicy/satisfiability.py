@@ -46,6 +46,7 @@ T, F, NT, NF = "T", "F", "NT", "NF"
 _NEGATE = {T: F, F: T, NT: NF, NF: NT}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 SEARCH_BUDGET = 20_000
+MAX_CHOICE_DEPTH = 400  # nested `or` choices followed at once (well inside Python's recursion limit)
 
 Ordered = Decimal | int | dt.date
 
@@ -185,6 +186,11 @@ class Translator:
         self.params = params
         self.derived = derived
         self.context = Context({}, dict(params), {})
+        # Per derived name: a value used twice is translated once (a chain of derived values
+        # each reading the previous twice would otherwise grow exponentially).
+        self.derived_formulas: dict[tuple[str, str], Formula] = {}
+        self.derived_missing: dict[str, bool] = {}
+        self.derived_none: dict[str, bool] = {}
 
     def formula(self, node: Node, polarity: str) -> Formula:
         """What must hold of the case for `node` to have `polarity` (T, F, NT or NF)."""
@@ -203,7 +209,10 @@ class Translator:
         if isinstance(node, Name) and node.kind == "derived" and node.key in self.derived:
             inner = self.derived[node.key]
             if inner.type is Type.BOOL:
-                return self.formula(inner, polarity)
+                key = (node.key, polarity)
+                if key not in self.derived_formulas:
+                    self.derived_formulas[key] = self.formula(inner, polarity)
+                return self.derived_formulas[key]
         if isinstance(node, Compare):
             return self.comparison(node, polarity)
         if isinstance(node, Membership) and not self.is_constant(node.operand):
@@ -282,14 +291,16 @@ class Translator:
                 return False
         return True
 
-    def reads_missing(self, node: Node, seen: frozenset[str] = frozenset()) -> bool:
+    def reads_missing(self, node: Node) -> bool:
         """Whether `node` reads a parameter with no value in force (directly or via derived)."""
         for part in node.walk():
             if isinstance(part, Name) and part.kind == "param" and part.key not in self.params:
                 return True
-            if isinstance(part, Name) and part.kind == "derived" and part.key not in seen:
-                inner = self.derived.get(part.key)
-                if inner is not None and self.reads_missing(inner, seen | {part.key}):
+            if isinstance(part, Name) and part.kind == "derived" and part.key in self.derived:
+                if part.key not in self.derived_missing:
+                    self.derived_missing[part.key] = False  # derived values are acyclic
+                    self.derived_missing[part.key] = self.reads_missing(self.derived[part.key])
+                if self.derived_missing[part.key]:
                     return True
         return False
 
@@ -314,7 +325,11 @@ class Translator:
                 return node.spec is None or node.spec.optional
             if node.kind == "derived":
                 inner = self.derived.get(node.key)
-                return inner is None or self.may_be_none(inner)
+                if inner is None:
+                    return True
+                if node.key not in self.derived_none:
+                    self.derived_none[node.key] = self.may_be_none(inner)
+                return self.derived_none[node.key]
             if node.kind == "param":
                 return node.key not in self.params
             return True
@@ -397,32 +412,69 @@ def satisfiable(formulas: list[Formula], budget: int = SEARCH_BUDGET) -> bool:
         return True
 
 
-def _search(pending: list[Formula], box: dict[str, Constraint], steps: list[int]) -> bool:
+def _search(pending: list[Formula], box: dict[str, Constraint], steps: list[int], depth: int = 0) -> bool:
+    """Depth-first search for values meeting every formula: take in every plain constraint,
+    drop the parts of each `or` that contradict what is known (an `or` left with one part is
+    taken in too, without branching), then try the parts of the first `or` still open."""
+    if depth > MAX_CHOICE_DEPTH:
+        raise _OutOfBudget
     choices: list[Junction] = []
     box = dict(box)
-    while pending:
-        steps[0] -= 1
-        if steps[0] < 0:
-            raise _OutOfBudget
-        formula = pending.pop()
-        if formula is False:
-            return False
-        if formula is True:
-            continue
-        if isinstance(formula, Junction):
-            if formula.op == "and":
-                pending.extend(formula.parts)
+    while True:
+        while pending:
+            _spend(steps)
+            formula = pending.pop()
+            if formula is False:
+                return False
+            if formula is True:
+                continue
+            if isinstance(formula, Junction):
+                if formula.op == "and":
+                    pending.extend(formula.parts)
+                else:
+                    choices.append(formula)
+                continue
+            merged = _merge(box, formula)
+            if merged is None:
+                return False
+            box[formula.term] = merged
+        open_choices: list[Junction] = []
+        for choice in choices:
+            _spend(steps)
+            alive = [part for part in choice.parts if part is not False and not _contradicts(box, part)]
+            if not alive:
+                return False
+            if len(alive) == 1:
+                pending.append(alive[0])
             else:
-                choices.append(formula)
-            continue
-        known = box.get(formula.term)
-        if known is not None:
-            values = known.values.intersect(formula.values)
-            formula = Constraint(formula.term, values, known.none and formula.none)
-        if formula.values.empty() and not formula.none:
-            return False
-        box[formula.term] = formula
+                open_choices.append(
+                    choice if len(alive) == len(choice.parts) else Junction("or", tuple(alive))
+                )
+        choices = open_choices
+        if not pending:
+            break
     if not choices:
         return True
     first, rest = choices[0], choices[1:]
-    return any(_search([*rest, part], box, steps) for part in first.parts)
+    return any(_search([*rest, part], box, steps, depth + 1) for part in first.parts)
+
+
+def _spend(steps: list[int]) -> None:
+    steps[0] -= 1
+    if steps[0] < 0:
+        raise _OutOfBudget
+
+
+def _merge(box: dict[str, Constraint], constraint: Constraint) -> Constraint | None:
+    """`constraint` combined with what `box` knows of its term; None when nothing is left."""
+    known = box.get(constraint.term)
+    if known is not None:
+        values = known.values.intersect(constraint.values)
+        constraint = Constraint(constraint.term, values, known.none and constraint.none)
+    if constraint.values.empty() and not constraint.none:
+        return None
+    return constraint
+
+
+def _contradicts(box: dict[str, Constraint], part: Formula) -> bool:
+    return isinstance(part, Constraint) and _merge(box, part) is None
