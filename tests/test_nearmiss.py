@@ -91,3 +91,11 @@ def test_rules_that_apply_are_never_near_misses(county: Any) -> None:
     decision = county.evaluate(case(arrears={"family_owed": "2600.00"}))
     assert "certify_passport_denial" in decision.action_codes
     assert "passport-denial" not in texts(decision)
+
+
+def test_exactly_at_a_strict_threshold(county: Any) -> None:
+    decision = county.evaluate(case(arrears={"family_owed": "2500.00"}))
+    assert texts(decision)["passport-denial"] == (
+        "Certify for passport denial: would apply if past-due support ($2,500.00) moved past "
+        "the passport denial threshold ($2,500) (it is exactly at it)"
+    )

@@ -166,6 +166,9 @@ class _Finder:
             return None
         subject = Renderer(self.labels, self._values(node.left)).render(node.left)
         target = self.target(node)
+        if gap == 0:  # exactly at a strict limit: any change in the right direction will do
+            where = "past" if rising else "below"
+            return _Gap(node, shown, f"{subject} moved {where} {target} (it is exactly at it)")
         strict = "more than " if node.op in (">", "<") else ""
         verb = "rose" if rising else "fell"
         where = (
