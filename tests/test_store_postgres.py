@@ -152,3 +152,20 @@ def test_postgres_schema_is_the_sqlite_schema(store: Any) -> None:
     for name, table in metadata.tables.items():
         assert {c["name"] for c in inspector.get_columns(name)} == set(table.columns.keys()), name
         assert {i["name"] for i in inspector.get_indexes(name)} == {i.name for i in table.indexes}, name
+
+
+def test_postgres_replay_ignores_a_policy_edited_after_the_fact(store: Any, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(RECORDS, tmp_path / "records")
+    decision = load_policy(tmp_path / "records" / "state").evaluate(
+        case("PG-9", "2025-03-04", arrears={"family_owed": "2650.10"})
+    )
+    record = store.save(decision)
+    federal = tmp_path / "records" / "federal" / "policy.yaml"
+    federal.write_text(
+        federal.read_text(encoding="utf-8").replace("value: 2500", "value: 5000"), encoding="utf-8"
+    )
+    result = store.replay(record.record_id)
+    assert result.identical
+    assert "certify_passport_denial" in result.replayed.action_codes
