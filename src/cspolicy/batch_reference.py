@@ -62,8 +62,10 @@ def _typed(value: Any, type_: Type) -> Any:
     """An output from Decision JSON back to its value (Decimal for amounts, date for dates)."""
     if value is None:
         return None
-    if type_ in (Type.MONEY, Type.NUMBER):
+    if type_ is Type.MONEY:
         return Decimal(str(value))
+    if type_ is Type.NUMBER:  # a quotient has up to 28 digits: kept as its exact text
+        return str(value)
     if type_ is Type.DATE:
         return dt.date.fromisoformat(value)
     return value

@@ -344,6 +344,7 @@ def _csv_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(header, pa_string()),
         strings_can_be_null=True,
+        null_values=[""],  # only an empty cell is missing: "NaN" or "NULL" are values to check
         quoted_strings_can_be_null=False,
     )
     reader = pacsv.open_csv(path, convert_options=convert, read_options=pacsv.ReadOptions(block_size=1 << 24))

@@ -68,7 +68,7 @@ def _output_type(type_: Type) -> pl.DataType:
         Type.BOOL: pl.Boolean(),
         Type.DATE: pl.Date(),
         Type.STRING: pl.String(),
-    }.get(type_, pl.Decimal(38, 12))
+    }.get(type_, pl.String())  # a number (e.g. a quotient) as its exact text
 
 
 def iter_results(
