@@ -34,6 +34,7 @@ def test_known_differences_between_the_toy_versions() -> None:
         "from 2025-07-01: $500 → $300",
         "was: $500 from 2020-01-01",
         "now: $500 from 2020-01-01 until 2025-07-01; $300 from 2025-07-01",
+        "read by rule notice",
     ]
     assert multiple.details[0] == "from 2020-01-01: 2 → 3"
     (hold,) = diff.of("rule", "added")

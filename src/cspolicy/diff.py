@@ -292,6 +292,9 @@ def _parameters(old: CompiledPolicy, new: CompiledPolicy) -> list[Change]:
     for name in common:
         a, b = old.parameters[name], new.parameters[name]
         details = _parameter_changes(a, b)
+        readers = [rule.id for rule in new.rules.values() if name in rule.parameters]
+        if details and readers:
+            details.append(f"read by rule{'s' if len(readers) > 1 else ''} {', '.join(readers)}")
         if details:
             changes.append(Change("parameter", name, CHANGED, b.label, details, b.entity.origin))
     return changes
