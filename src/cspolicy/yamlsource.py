@@ -78,8 +78,9 @@ def _location(file: str, node: Node) -> Location:
 class _Builder:
     """Turns a composed YAML node tree into plain Python data, checking limits as it goes."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self.lines = text.splitlines()
         self.source_map = SourceMap(file)
         self.nodes = 0
         self.constructor = yaml.constructor.SafeConstructor()
@@ -138,7 +139,7 @@ class _Builder:
         if node.style in ("'", '"'):
             self.source_map.content_start[path] = start.shifted(0, 1)
         elif node.style in ("|", ">"):
-            self.source_map.content_start[path] = Location(self.file, start.line + 1, 1)
+            self.source_map.content_start[path] = self.block_start(start.line)
         else:
             self.source_map.content_start[path] = start
         tag = node.tag
@@ -156,6 +157,14 @@ class _Builder:
                 return value
             return value
         raise self.fail(Code.UNSAFE_YAML, f"YAML tag {tag!r} is not allowed", node)
+
+    def block_start(self, header_line: int) -> Location:
+        """Where the text of a block scalar (| or >) starts: its first line, after the indentation."""
+        for number in range(header_line, len(self.lines)):  # 0-based index of the next line
+            content = self.lines[number]
+            if content.strip():
+                return Location(self.file, number + 1, len(content) - len(content.lstrip(" ")) + 1)
+        return Location(self.file, header_line + 1, 1)
 
     def number(self, node: ScalarNode) -> Any:
         # Bounded before converting: int("9" * 5000) raises, and 1e999999999 is a short text
@@ -364,7 +373,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
         raise YamlProblem(
             Problem(Code.YAML_LIMIT, f"nesting deeper than {MAX_DEPTH} levels", Location(file, 1, 1))
         ) from None
-    builder = _Builder(file)
+    builder = _Builder(file, text)
     if node is None:
         return None, builder.source_map, []
     data = builder.build(node, (), 0)
