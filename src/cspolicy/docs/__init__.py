@@ -28,6 +28,7 @@ def generate_pages(root: Path, today: dt.date | None = None) -> dict[str, str]:
     pages["reference/expressions.md"] = reference.expressions_page()
     pages["reference/schema.md"] = reference.schema_page()
     pages["reference/cli.md"] = reference.cli_page()
+    pages["reference/api.md"] = reference.api_page()
     pages["codes/index.md"] = reference.codes_index()
     codes_summary = ["* [All codes](index.md)"]
     for code in Code:

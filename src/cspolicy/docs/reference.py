@@ -296,3 +296,60 @@ def authoring_examples(root: Path) -> dict[str, str]:
         body = yaml_excerpt(where.file, where.line, where.column)
         examples["example-parameter"] = fenced("parameters:\n" + textwrap.indent(body, "  "), "yaml")
     return examples
+
+
+# Public entry points outside `cspolicy.__all__` (module, names); missing ones are left out.
+API_MODULES = [
+    ("cspolicy.versions", ["PolicyVersions"]),
+    ("cspolicy.streaming", ["evaluate_caseload", "evaluate_batches"]),
+    ("cspolicy.batch", ["BatchResult", "BatchSummary"]),
+    ("cspolicy.dask", ["evaluate"]),
+    ("cspolicy.diagrams", ["mermaid_neighbourhood", "mermaid_ladder"]),
+]
+
+
+API_TITLES = {
+    "cspolicy.policy": "Loading and evaluating",
+    "cspolicy.versions": "Dated versions",
+    "cspolicy.snapshot": "Case snapshots",
+    "cspolicy.decision": "Decisions",
+    "cspolicy.diagnostics": "Errors and problems",
+    "cspolicy.streaming": "Caseloads",
+    "cspolicy.batch": "Caseload results",
+    "cspolicy.dask": "Dask",
+    "cspolicy.diagrams": "Diagrams",
+}
+
+
+def api_page() -> str:
+    """The API reference: mkdocstrings directives for every name `cspolicy` exports (grouped by the
+    module that defines it) and the other public entry points, so the list cannot fall behind."""
+    import importlib
+
+    import cspolicy
+
+    groups: dict[str, list[str]] = {}
+    for name in cspolicy.__all__:
+        module = getattr(getattr(cspolicy, name), "__module__", None)
+        if module and module.startswith("cspolicy"):
+            groups.setdefault(module, []).append(f"cspolicy.{name}")
+    for module, names in API_MODULES:
+        try:
+            loaded = importlib.import_module(module)
+        except ImportError:
+            continue
+        groups.setdefault(module, []).extend(f"{module}.{n}" for n in names if hasattr(loaded, n))
+    parts = [
+        "# API reference",
+        "Everything `import cspolicy` exports, and the other public entry points, from their "
+        "docstrings. Anything not listed here is internal and may change.",
+    ]
+    order = list(API_TITLES)
+    for module in sorted(groups, key=lambda m: (order.index(m) if m in order else len(order), m)):
+        if not groups[module]:
+            continue
+        doc = (importlib.import_module(module).__doc__ or "").strip().splitlines()
+        parts.append(f"## {text(API_TITLES.get(module, module))}")
+        parts.append(f"Module {code(module)}" + (f": {prose(doc[0])}" if doc else ""))
+        parts.extend(f"::: {path}" for path in groups[module])
+    return "\n\n".join(parts)
