@@ -14,7 +14,7 @@ import yaml
 from cspolicy import load_policy
 from cspolicy.caseload import snapshots_to_frame, write_csv
 from cspolicy.cli import main
-from cspolicy.impact import ImpactReport, measure_impact, read_caseload
+from cspolicy.impact import ImpactReport, count_rows, measure_impact, read_caseload
 from cspolicy.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).parent.parent
@@ -95,6 +95,15 @@ def test_every_caseload_format_gives_the_same_impact(tmp_path: Path) -> None:
     (tmp_path / "wrapped.yaml").write_text(yaml.safe_dump({"cases": CASES}), encoding="utf-8")
     for name in ("caseload.json", "caseload.jsonl", "caseload.csv", "caseload.parquet", "wrapped.yaml"):
         assert impact(tmp_path / name).to_dict() == expected, name
+    # the progress bar's total, where it is cheap to know
+    assert [
+        count_rows(tmp_path / f"caseload.{suffix}") for suffix in ("jsonl", "csv", "parquet", "yaml")
+    ] == [
+        5,
+        5,
+        5,
+        None,
+    ]
 
 
 def test_as_of_redates_every_case(tmp_path: Path) -> None:
