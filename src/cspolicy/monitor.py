@@ -277,7 +277,8 @@ class CaseMonitor:
             result = _OUTCOME.pop() if _OUTCOME else None
         if isinstance(result, CSPolicyError):
             raise result
-        assert isinstance(result, list)
+        if not isinstance(result, list):  # no rule took the event: a bug, never a silent skip
+            raise RuntimeError(f"durable-rules dispatched no action for a {event.type} event")
         return result
 
     def replay(self, events: Iterable[tuple[Location, Any]]) -> Iterator[Change | MonitorError]:

@@ -40,7 +40,6 @@ from cspolicy.compiler import CompiledPolicy, CompiledRule
 from cspolicy.decision import Decision
 from cspolicy.diagnostics import CSPolicyError, EvaluationError
 from cspolicy.evaluate import CaseRun
-from cspolicy.expressions import Context
 from cspolicy.rete_network import (
     ConditionPlan,
     ConditionTranslator,
@@ -378,14 +377,8 @@ class _ReteRun(CaseRun):
     """A CaseRun whose rule outcomes are filled in from the Rete network (not computed here)."""
 
     def __init__(self, policy: CompiledPolicy, snapshot: CaseSnapshot) -> None:
-        # Deliberately not calling CaseRun.__init__: it would compute the outcomes itself.
-        self.policy = policy
-        self.snapshot = snapshot
-        self.params = policy.parameters_on(snapshot.as_of)
-        self.context = Context(snapshot.facts(), self.params, policy.derived_fns)
-        self.applies = {}
-        self.held_by = {}
-        self.waiting_for = {}
+        # An empty order: the reference sets up facts, parameters and context but decides nothing.
+        super().__init__(policy, [], snapshot)
 
 
 def _as_snapshot(snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> CaseSnapshot:
