@@ -44,17 +44,17 @@ policy-tests: $(STAMP_DEV)
 	$(BIN)/cspolicy test --coverage --fail-under 100 policies
 	$(BIN)/cspolicy check --strict policies
 
+## make bench: caseload benchmark (per-case, 1M batch, 13M streamed, Rete); not part of `make test`
+bench: $(STAMP_DEV)
+	$(BIN)/python benchmarks/caseload_bench.py
+
 ## make schema: regenerate the JSON Schemas under schema/ from the pydantic models
 schema: $(STAMP_BASE)
 	$(BIN)/cspolicy schema all -o schema
 
 ## make docs: the docs site (rule catalogue generated from policies/) into site/, --strict
 # (silences a plugin's banner about a future MkDocs 2; the build does not depend on it)
-docs ## make bench: caseload benchmark (per-case, 1M batch, 13M streamed, Rete); not part of `make test`
-bench: $(STAMP_DEV)
-	$(BIN)/python benchmarks/caseload_bench.py
-
-docs-serve: export NO_MKDOCS_2_WARNING := 1
+docs docs-serve: export NO_MKDOCS_2_WARNING := 1
 docs docs-serve: export DISABLE_MKDOCS_2_WARNING := true
 docs: $(STAMP_DEV) $(MERMAID_JS)
 	$(BIN)/mkdocs build --strict --site-dir site
