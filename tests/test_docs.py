@@ -24,6 +24,7 @@ from cspolicy.docs import fill_markers, generate_pages
 from cspolicy.docs.catalogue import PolicySetDocs, PolicyVersion, discover
 from cspolicy.docs.text import code, link, table, text
 from cspolicy.expressions import Renderer
+from cspolicy.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "docs"
@@ -290,3 +291,23 @@ def test_a_policy_that_does_not_load_stops_the_build_with_a_located_message(tmp_
     assert result.returncode != 0
     assert "policy.yaml:32:11: rule 'hostile-rule' when: unknown name 'arrears.totl'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rule_pages_show_what_they_did_for_the_example_cases(
+    shipped_site: Path, shipped_sets: list[PolicySetDocs]
+) -> None:
+    wisconsin = next(docs for docs in shipped_sets if docs.id == "wisconsin")
+    checked = 0
+    for path in sorted((ROOT / "examples" / "cases").glob("*.yaml")):
+        case = CaseSnapshot.from_file(path)
+        version = wisconsin.on(case.as_of)
+        if case.jurisdiction.state != "WI" or version is None:
+            continue
+        decision = version.policy.evaluate(case)
+        for rule_id, outcome in [(a.rule, "recommended") for a in decision.actions] + [
+            (h.rule, "held by") for h in decision.held
+        ]:
+            words = visible_text(article(rule_html(shipped_site, version, rule_id)))
+            assert f"{path.name} {case.case_id} {outcome}" in words, (path.name, rule_id)
+            checked += 1
+    assert checked > 20

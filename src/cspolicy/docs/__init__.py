@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cspolicy.diagnostics import Code
-from cspolicy.docs import catalogue, decisions, reference
+from cspolicy.docs import catalogue, decisions, outcomes, reference
 from cspolicy.docs.text import text
 
 MARKER = re.compile(r"^([ \t]*)<!--\s*cspolicy:([a-z0-9-]+)\s*-->[ \t]*$", re.MULTILINE)
@@ -23,6 +23,7 @@ def generate_pages(root: Path, today: dt.date | None = None) -> dict[str, str]:
     """Every generated page of the site, keyed by its path under docs/ (catalogue, references, codes),
     plus the filled-in hand-written guides of docs/guides/ that carry markers."""
     sets = catalogue.discover(root / "policies", today or dt.date.today())
+    outcomes.attach(sets, root / "examples" / "cases")
     pages = catalogue_pages(sets)
     pages["reference/actions.md"] = reference.actions_page(sets)
     pages["reference/expressions.md"] = reference.expressions_page()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class PolicyVersion:
     directory: Path
     slug: str
     shown_on: dt.date
+    # rule id → what it did for each shipped example case (filled by `docs.outcomes.attach`)
+    examples: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def folder(self) -> str:
@@ -297,6 +299,13 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
             parts.append(_parameter(compiled.parameters[name]))
     parts.append("## Law")
     parts.append(_citations(rule.citations))
+    if version.examples.get(rule.id):
+        parts.append("## In the example cases")
+        parts.append(
+            "What this rule did for the example cases shipped in `examples/cases/` (evaluated when "
+            "this site was built):"
+        )
+        parts.append(_examples(version, version.examples[rule.id]))
     parts.append("## In the rule graph")
     parts.append(
         "What the rule reads (facts, parameters, derived values), what it recommends and cites, and "
@@ -407,6 +416,19 @@ def _citations(citations: list[CitationOut]) -> str:
         pinpoint = f", {text(citation.pinpoint)}" if citation.pinpoint else ""
         lines.append(f"- {link(citation.title, citation.url)}{pinpoint}")
     return "\n".join(lines)
+
+
+def _examples(version: PolicyVersion, outcomes: list[Any]) -> str:
+    rules = version.policy.compiled.rules
+    rows = []
+    for outcome in outcomes:
+        status = text(outcome.status)
+        if outcome.status == "held" and outcome.detail in rules:
+            status += f" by [{text(rules[outcome.detail].rule.title)}]({outcome.detail}.md)"
+        elif outcome.detail:
+            status += f" for {code(outcome.detail)}"
+        rows.append([code(outcome.file), text(outcome.case_id), status])
+    return table(["Example", "Case", "Outcome"], rows)
 
 
 def _relative(file: str) -> str:
