@@ -7,6 +7,7 @@ import json
 import random
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -297,3 +298,14 @@ def test_the_core_never_imports_durable_rules() -> None:
         "assert 'durable' not in sys.modules and 'durable_rules_engine' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_concurrent_evaluations_from_threads_agree() -> None:
+    """One RetePolicy shared by threads: the engine lock keeps every case's facts apart."""
+    reference, network = policies("policies/wisconsin", "2025-06-01")
+    draws = seeded(reference, 21)
+    cases = [CaseSnapshot.parse(draws.snapshot()) for _ in range(200)]
+    expected = [outcome(reference, case) for case in cases]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        actual = list(pool.map(lambda case: outcome(network, case), cases))
+    assert actual == expected
