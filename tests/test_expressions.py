@@ -241,3 +241,9 @@ def test_yes_no_conditions_read_as_state_with_values_and_as_words_without() -> N
         Renderer().render(node)
         == "it is not true that income withholding is in effect and the employer is known"
     )
+
+
+def test_a_number_compared_with_money_reads_as_money() -> None:
+    node = parse_expression("arrears.total >= 500 and arrears.total > 0")
+    check(node, Scope(FIELDS, {}))
+    assert Renderer().render(node) == "past-due support is at least $500 and past-due support is more than 0"

@@ -186,7 +186,19 @@ class Renderer:
                 "<": "is before",
                 "<=": "is on or before",
             }[node.op]
-        return f"{self._render(left)} {words_} {self._render(right)}"
+        return f"{self._side(left, right)} {words_} {self._side(right, left)}"
+
+    def _side(self, node: Node, other: Node) -> str:
+        """One side of a comparison; a bare number compared with money reads as money ($500)."""
+        if (
+            isinstance(node, Literal)
+            and other.type is Type.MONEY
+            and isinstance(node.value, int | Decimal)
+            and not isinstance(node.value, bool)
+            and node.value != 0
+        ):
+            return format_money(Decimal(node.value))
+        return self._render(node)
 
     def _call(self, node: Call) -> str:
         args = [self._render(a) for a in node.args]
