@@ -11,6 +11,7 @@ from typing import Any
 
 # (nav section, title, path under docs/)
 OPTIONAL_PAGES = [
+    ("Developers", "Caseloads", "guides/caseloads.md"),
     ("Developers", "Performance", "performance.md"),
     ("Developers", "Rete back end", "rete.md"),
     ("Developers", "Security", "security.md"),

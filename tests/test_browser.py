@@ -157,15 +157,31 @@ def test_rule_page_renders_its_mermaid_diagram_to_svg(
     assert not errors, json.dumps(errors, indent=1)
 
 
-def test_site_search_finds_a_rule_by_its_title(browser: Any, site_url: str, federal: PolicyVersion) -> None:
-    rule = federal.policy.compiled.rules["passport-denial"]
+def _unique_title_rule() -> tuple[PolicyVersion, str]:
+    """A rule whose title no other rule page shares (so exactly one page should match best)."""
+    pages: dict[str, list[tuple[PolicyVersion, str]]] = {}
+    for docs in discover(ROOT / "policies", dt.date.today()):
+        for version in docs.versions:
+            for rule in version.policy.compiled.rules.values():
+                pages.setdefault(rule.rule.title, []).append((version, rule.id))
+    unique = sorted((title, found[0]) for title, found in pages.items() if len(found) == 1)
+    assert unique, "every rule title is shared by several pages"
+    return unique[0][1]
+
+
+@pytest.mark.parametrize("which", ["shared title", "unique title"])
+def test_site_search_finds_a_rule_by_its_title(
+    browser: Any, site_url: str, federal: PolicyVersion, which: str
+) -> None:
+    version, rule_id = (federal, "passport-denial") if which == "shared title" else _unique_title_rule()
+    title = version.policy.compiled.rules[rule_id].rule.title
     browser.get(site_url)
     box = WebDriverWait(browser, 30).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "input.md-search__input")
     )
     box.click()
-    box.send_keys(rule.rule.title)
-    wanted = federal.rule_page(rule.id).removesuffix(".md") + "/"
+    box.send_keys(title)
+    wanted = version.rule_page(rule_id).removesuffix(".md") + "/"
 
     def hits(driver: Any) -> list[str]:
         links = driver.find_elements(By.CSS_SELECTOR, ".md-search-result__list a.md-search-result__link")
@@ -175,7 +191,9 @@ def test_site_search_finds_a_rule_by_its_title(browser: Any, site_url: str, fede
     titles = [
         element.text for element in browser.find_elements(By.CSS_SELECTOR, ".md-search-result__article h1")
     ]
-    assert any(rule.rule.title in title for title in titles), titles
+    assert any(title in shown for shown in titles), titles
+    if which == "unique title":
+        assert wanted in hits(browser)[0]  # the best match comes first
 
 
 def test_hostile_policy_text_renders_as_text_and_runs_nothing(browser: Any, hostile_url: str) -> None:
