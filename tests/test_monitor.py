@@ -194,3 +194,21 @@ def test_cli_prints_changes_and_reports_bad_lines(tmp_path: Path, capsys: pytest
     assert "2024-06-10 WI-A: held: Start license suspension [initiate_license_suspension]" in text
     assert main(["monitor", str(tmp_path / "missing.jsonl"), "--policy", str(MONITOR)]) == 1
     assert Code.FILE_NOT_FOUND.value in capsys.readouterr().err
+
+
+def test_the_notice_comes_on_day_31_without_payment() -> None:
+    monitor = CaseMonitor(load_policy(MONITOR))
+    opening = {"family_owed": "250.00"}
+    order = {"monthly_amount": "100", "jurisdiction": {"state": "WI"}, "arrears": opening}
+    assert monitor.process({"type": "order_issued", "case_id": "N-1", "date": "2024-03-02", "payload": order})
+    monitor.process({"type": "enforcement_recorded", "case_id": "N-1", "date": "2024-03-02",
+                     "payload": {"action": "send_delinquency_notice", "status": "cancelled"}})  # fmt: skip
+    paid = {"type": "payment_posted", "case_id": "N-1", "date": "2024-03-05", "payload": {"amount": "100"}}
+    changes = monitor.process(paid)
+    assert [(c.change, c.rule) for c in changes] == [("no longer recommended", "delinquency-notice")]
+    day_30 = {"type": "date_advanced", "case_id": "N-1", "date": "2024-04-04"}
+    assert monitor.process(day_30) == []
+    day_31 = {"type": "date_advanced", "case_id": "N-1", "date": "2024-04-05"}
+    notice = monitor.process(day_31)
+    assert [(c.change, c.rule) for c in notice] == [("recommended", "delinquency-notice")]
+    assert "the days since the last payment (31)" in notice[0].text
