@@ -336,6 +336,19 @@ class VectorPlan:
             .cast(pl.Int64)
         )
 
+    @property
+    def enums(self) -> dict[str, pl.DataType]:
+        """The text columns of the decisions table as Enums of this policy's values: cheap to
+        sort and write (dictionary-encoded in Parquet), and they read back as text."""
+        rules = self.policy.compiled.rules.values()
+        return {
+            "action": pl.Enum(sorted({r.rule.action or "" for r in rules})),
+            "rule": pl.Enum(sorted(r.id for r in rules)),
+            "kind": pl.Enum(sorted({r.rule.kind.value for r in rules})),
+            "status": pl.Enum(list(STATUSES)),
+            "held_by": pl.Enum(sorted(r.id for r in rules if r.is_hold)),
+        }
+
     def _output_types(self, frame: pl.LazyFrame) -> dict[str, pl.DataType]:
         """One type per output name over every rule computing it (Decimal at the widest scale)."""
         types: dict[str, pl.DataType] = {}
@@ -360,6 +373,7 @@ class VectorPlan:
         parts: list[pl.LazyFrame] = []
         output_types = self._output_types(frame)
         names = frame.collect_schema().names()
+        enums = self.enums
         for rule_id, rule in compiled.rules.items():
             if rule.is_hold:
                 continue
@@ -381,12 +395,12 @@ class VectorPlan:
                 pl.col(ROW).alias("row_number"),
                 pl.col("case_id"),
                 pl.col("as_of"),
-                pl.lit(rule.rule.action or "").alias("action"),
-                pl.lit(rule_id).alias("rule"),
-                pl.lit(rule.rule.kind.value).alias("kind"),
-                status.alias("status"),
+                pl.lit(rule.rule.action or "", dtype=enums["action"]).alias("action"),
+                pl.lit(rule_id, dtype=enums["rule"]).alias("rule"),
+                pl.lit(rule.rule.kind.value, dtype=enums["kind"]).alias("kind"),
+                status.cast(enums["status"]).alias("status"),
                 (pl.col(f"held_by.{rule_id}") if f"held_by.{rule_id}" in names else pl.lit(None))
-                .cast(pl.String)
+                .cast(enums["held_by"])
                 .alias("held_by"),
                 waiting_for.cast(pl.List(pl.String)).alias("waiting_for"),
                 pl.lit(rule.rule.priority, dtype=pl.Int64).alias("priority"),
@@ -405,7 +419,7 @@ class VectorPlan:
                 ),
             ]
             parts.append(frame.filter(status.is_not_null()).select(columns))
-        empty = {**BASE_SCHEMA, **{f"outputs.{name}": dtype for name, dtype in output_types.items()}}
+        empty = {**BASE_SCHEMA, **enums, **{f"outputs.{name}": dtype for name, dtype in output_types.items()}}
         if not parts:
             return pl.LazyFrame(schema=empty)
         table = pl.concat(parts, how="vertical").sort("__order").drop("__order")
