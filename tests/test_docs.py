@@ -178,7 +178,8 @@ def test_overviews_actions_codes_and_guides_are_built(
     used = {
         r.rule.action
         for docs in shipped_sets
-        for r in docs.latest.policy.compiled.rules.values()
+        for version in docs.versions
+        for r in version.policy.compiled.rules.values()
         if r.rule.action
     }
     assert used and all(action in actions for action in used)

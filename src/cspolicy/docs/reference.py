@@ -54,16 +54,21 @@ def actions_page(sets: list[PolicySetDocs]) -> str:
     """Every action code the shipped policies recommend, its meaning, and the rules that recommend it."""
     used: dict[str, list[tuple[str, str, str]]] = {}
     for docs in sets:
-        version = docs.latest
-        for rule in version.policy.compiled.rules.values():
-            if rule.rule.action:
-                page = f"../{version.rule_page(rule.id)}"
-                used.setdefault(rule.rule.action, []).append((docs.id, rule.rule.title, page))
+        latest_actions = {r.rule.action for r in docs.latest.policy.compiled.rules.values()}
+        for version in reversed(docs.versions):
+            label = docs.id if version is docs.latest else f"{docs.id} {version.policy.version}"
+            for rule in version.policy.compiled.rules.values():
+                action = rule.rule.action
+                # Older versions only add actions their successors no longer use.
+                if action and (version is docs.latest or action not in latest_actions):
+                    page = f"../{version.rule_page(rule.id)}"
+                    used.setdefault(action, []).append((label, rule.rule.title, page))
     parts = [
         "# Action vocabulary",
         "Case management systems map action codes to work queues, so every shipped policy set uses "
         "one vocabulary. Codes are snake_case and start with a verb. This page lists every code the "
-        "shipped policy sets (latest versions) recommend, and the rules that recommend it.",
+        "shipped policy sets recommend, and the rules (of the latest version of each set) that "
+        "recommend it.",
         table(
             ["Code", "Meaning"],
             [[f"[{code(action)}](#{slug(action)})", text(_meaning(action))] for action in sorted(used)],
