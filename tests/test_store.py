@@ -223,3 +223,21 @@ def test_shipped_sets_replay_identically_from_the_store(tmp_path: Path, policy_s
             assert store.replay(record.record_id).identical, record.case_id
         digests = {record.policy.digest for record in saved}
         assert all(store.policy_texts(digest).files for digest in digests)
+
+
+def test_cli_records_by_rule_in_words(tmp_path: Path, capsys: Any) -> None:
+    db = str(tmp_path / "words.db")
+    assert main(["records", "--store", db, "--by-rule"]) == 0
+    assert "No overdue actions." in capsys.readouterr().out
+    late = write_case(tmp_path, "late", case("W-1", "2025-03-04"))
+    assert main(["evaluate", late, "--policy", str(RECORDS / "state"), "--store", db]) == 0
+    capsys.readouterr()
+    assert main(["records", "--store", db, "--by-rule"]) == 0
+    assert "delinquency-enforcement: 1 case(s) overdue" in capsys.readouterr().out
+
+
+def test_cli_store_errors_are_one_clear_line(tmp_path: Path, capsys: Any) -> None:
+    assert main(["replay", "rec-nothing", "--store", str(tmp_path / "empty.db")]) == 1
+    assert "no record 'rec-nothing'" in capsys.readouterr().err
+    assert main(["records", "--store", f"sqlite:///{tmp_path}/no/such/dir.db"]) == 1
+    assert "cannot open decision store" in capsys.readouterr().err
