@@ -208,10 +208,10 @@ def evaluation_order(graph: nx.DiGraph) -> list[str]:
 # -- queries --------------------------------------------------------------------------------
 
 KIND_ORDER = ("field", "parameter", "derived", "rule", "action", "source")
-# How a change travels downstream: readers and citers of a node (its predecessors over these
-# edges), and what the node holds or produces (its successors over these).
-_UPSTREAM_OF_CHANGE = ("reads", "cites", "requires")
-_DOWNSTREAM_OF_CHANGE = ("holds", "produces")
+# How a change travels downstream: to whatever reads, cites or requires the changed node (its
+# predecessors over these edges), and to what it holds or produces (its successors over these).
+_CHANGE_REACHES_PREDECESSOR = ("reads", "cites", "requires")
+_CHANGE_REACHES_SUCCESSOR = ("holds", "produces")
 
 
 class UnknownNode(CSPolicyError):
@@ -298,12 +298,12 @@ def depends_on(graph: nx.DiGraph, name: str) -> QueryResult:
         found = [
             (source, data["kind"])
             for source, _, data in graph.in_edges(node, data=True)
-            if data["kind"] in _UPSTREAM_OF_CHANGE
+            if data["kind"] in _CHANGE_REACHES_PREDECESSOR
         ]
         found += [
             (target, data["kind"])
             for _, target, data in graph.out_edges(node, data=True)
-            if data["kind"] in _DOWNSTREAM_OF_CHANGE
+            if data["kind"] in _CHANGE_REACHES_SUCCESSOR
         ]
         return found
 
