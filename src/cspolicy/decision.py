@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from cspolicy.evaluate import CaseRun
     from cspolicy.nearmiss import NearMiss
     from cspolicy.policy import PolicySet
     from cspolicy.records import DecisionRecord, PolicyTexts
     from cspolicy.snapshot import CaseSnapshot
+
+
+NEAR_MISS_THRESHOLD = Decimal("0.10")  # within 10% of a numeric limit
 
 
 def _now() -> dt.datetime:
@@ -164,7 +166,7 @@ class Decision(_Out):
 
         return replay(record, snapshot, policy)
 
-    def near_misses(self, threshold: Decimal | None = None, days: int = 30) -> list[NearMiss]:
+    def near_misses(self, threshold: Decimal = NEAR_MISS_THRESHOLD, days: int = 30) -> list[NearMiss]:
         """Rules that did not apply but are close: within `threshold` (a share, default 10%) of
         a numeric limit or `days` of a date condition, each with what would have to change."""
         from cspolicy.nearmiss import near_misses
