@@ -196,3 +196,15 @@ def test_cli_batch_writes_decisions_and_reports(tmp_path: Path, capsys: pytest.C
     assert (
         main(["batch", str(tmp_path / "missing.csv"), "--policy", "policies/federal", "-o", str(output)]) == 1
     )
+
+
+def test_reference_mode_chunk_without_outputs_keeps_every_column() -> None:
+    policy = load_policy(FIXTURES / "quotient")
+    evaluator = CaseloadEvaluator(policy)
+    table = generate(50, seed=4).with_columns(
+        pl.lit(Decimal("0")).cast(pl.Decimal(38, 2)).alias("order.monthly_amount")
+    )
+    result = evaluator.evaluate(table)
+    assert result.decisions.height == 0, "no case is behind on a zero order"
+    assert result.decisions.schema == pl.Schema(evaluator.schema)
+    assert result.errors.height == 0 and result.rows == 50

@@ -48,8 +48,13 @@ class CaseloadEvaluator:
         else:
             result = evaluate_reference(self.policy, checked.valid)
         errors = pl.concat([checked.errors, result.errors]).sort("row_number")
-        decisions = result.decisions.cast(self.schema)  # type: ignore[arg-type]
-        return BatchResult(decisions.select(list(self.schema)), errors, raw.height)
+        decisions = result.decisions.with_columns(  # a chunk without some output still has its column
+            pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in self.schema.items()
+            if name not in result.decisions.columns
+        )
+        decisions = decisions.select(list(self.schema)).cast(self.schema)  # type: ignore[arg-type]
+        return BatchResult(decisions, errors, raw.height)
 
 
 def _reference_schema(policy: PolicySet) -> dict[str, pl.DataType]:
