@@ -112,7 +112,7 @@ def walkthrough(example: Example, sets: list[PolicySetDocs]) -> str:
             [
                 _rule_link(version, held.rule, held.title),
                 code(held.action),
-                _rule_link(version, held.held_by, held.held_by),
+                _rule_link(version, held.held_by, _title(version, held.held_by)),
                 text(held.reason),
             ]
             for held in decision.held
@@ -203,6 +203,12 @@ def _rule_link(version: PolicyVersion | None, rule_id: str, title: str) -> str:
     if version is None or rule_id not in version.policy.compiled.rules:
         return text(title)
     return f"[{text(title)}](../{version.rule_page(rule_id)})"
+
+
+def _title(version: PolicyVersion | None, rule_id: str) -> str:
+    if version is None or rule_id not in version.policy.compiled.rules:
+        return rule_id
+    return version.policy.compiled.rules[rule_id].rule.title
 
 
 def _because(traces: list[ConditionTrace]) -> str:
