@@ -235,6 +235,9 @@ def test_native_and_precomputed_conditions_are_reported() -> None:
     assert "division" in precomputed["ratio-rule"][0][1]
     assert "count_of" in precomputed["many-licenses"][0][1]
     assert precomputed["big-debt"] == []  # max() and + are rewritten into native comparisons
+    assert "multiplication" in precomputed["nested-product"][0][1]  # the int64 overflow guard
+    assert len(network.native_conditions["kleene-mix"]) == 4  # optional values, lists, day counts
+    assert precomputed["dated"] == [] and len(network.native_conditions["dated"]) == 1
 
 
 def test_every_shipped_condition_runs_natively() -> None:

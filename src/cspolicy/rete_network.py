@@ -19,7 +19,7 @@ See docs/rete.md for what is native and why.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -160,13 +160,19 @@ class ConditionTranslator:
             return {"$and": [*({"$ex": {k: 1}} for k in missing), test]}
         return {"$or": [*({"$nex": {k: 1}} for k in missing), test]}
 
-    def optional_keys(self, node: Node) -> list[str]:
-        keys = []
-        for part in self.resolve(node).walk():
-            part = self.resolve(part)
+    def expanded(self, node: Node) -> Iterator[Node]:
+        """Every node of an expression with derived names replaced by their expressions."""
+        for part in node.walk():
             if isinstance(part, Name) and part.kind == "derived":
-                keys += self.optional_keys(part)
-            elif isinstance(part, Name) and part.kind == "field":
+                yield from self.expanded(self.derived(part))
+            else:
+                yield part
+
+    def optional_keys(self, node: Node) -> list[str]:
+        """The posted keys an expression reads that may be missing (None) for a case."""
+        keys = []
+        for part in self.expanded(node):
+            if isinstance(part, Name) and part.kind == "field":
                 spec = FIELDS.get(part.path)
                 if spec is not None and spec.optional:
                     keys += [k.key for k in self.keys.values() if k.kind == "field" and k.name == part.path]
@@ -218,7 +224,8 @@ class ConditionTranslator:
                 if isinstance(part, Quantifier):
                     raise NotNative(f"{part.function}() (durable-rules cannot count list items)")
             raise NotNative("neither side of the comparison is a single value")
-        if _leaves(left) + _leaves(right) > MAX_TERMS:
+        terms = [n for side in (left, right) for n in self.expanded(side) if isinstance(n, Name | Literal)]
+        if len(terms) > MAX_TERMS:
             raise NotNative(f"more than {MAX_TERMS} terms (integer overflow guard)")
         if op == "==":
             return {key: value}
@@ -227,6 +234,9 @@ class ConditionTranslator:
     def isolate(self, one: Node, other: Node) -> tuple[Node, Node]:
         """Move added or subtracted terms across: `a + b > c` becomes `a > c - b` (exact)."""
         one = self.resolve(one)
+        if isinstance(one, Call) and one.function in ("days_between", "days_since"):
+            start, end = (one.args[0], _AS_OF) if one.function == "days_since" else one.args
+            one = Binary("-", end, start, type=Type.INTEGER)  # dates are posted as day numbers
         while isinstance(one, Binary) and one.op in ("+", "-"):
             head, tail = self.resolve(one.left), self.resolve(one.right)
             if one.op == "+" and not _single(head) and _single(tail):
@@ -264,7 +274,8 @@ class ConditionTranslator:
         if isinstance(node, Binary) and node.op == "*":
             for factor, other in ((node.left, node.right), (node.right, node.left)):
                 bound = self.factor_bound(self.resolve(factor))
-                if bound is not None:
+                nested = any(isinstance(n, Binary) and n.op == "*" for n in self.expanded(other))
+                if bound is not None and not nested:  # factors ≤ 1000, one per product
                     return {"$mul": {"$l": self.value(other, scale), "$r": self.value(factor, 0)}}
             raise NotNative("multiplication needs a whole-number constant or parameter factor")
         if isinstance(node, Call) and node.function in ("days_between", "days_since"):
@@ -368,10 +379,6 @@ def _single(node: Node) -> bool:
 
 def _scaled(node: Node) -> bool:
     return any(n.type in (Type.MONEY, Type.NUMBER) for n in node.walk())
-
-
-def _leaves(node: Node) -> int:
-    return sum(1 for n in node.walk() if isinstance(n, Name | Literal))
 
 
 def _describe(node: Node) -> str:
