@@ -247,3 +247,26 @@ def test_policy_error_message_lists_every_problem(tmp_path: Path) -> None:
     text = str(caught.value)
     assert text.startswith("1 problem in policy:")
     assert f"{path}:8:8" in text
+
+
+def test_derived_cycle_is_one_error_not_a_cascade(tmp_path: Path) -> None:
+    path = write_policy(
+        tmp_path,
+        HEADER
+        + """\
+derived:
+  first: second + 1
+  second: first + 1
+rules:
+  - id: r
+    kind: automatic
+    title: R
+    summary: S
+    when: first > 0
+    action: send_delinquency_notice
+    cite: [src]
+""",
+    )
+    messages = problems_of(path)
+    assert len(messages) == 1
+    assert "derived values depend on each other in a cycle: first → second → first" in messages[0]

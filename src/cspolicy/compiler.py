@@ -160,6 +160,7 @@ class _Compiler:
     def __init__(self, source: PolicySource) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        self.cyclic: set[str] = set()  # derived names not compiled because of a reported cycle
 
     def error(self, code: Code, message: str, location: Location) -> None:
         self.problems.append(Problem(code, message, location))
@@ -274,7 +275,9 @@ class _Compiler:
         try:
             check(node, scope)
         except CheckError as exc:
-            self.error(exc.code, f"{label}: {exc.message}", start.shifted(exc.node.line, exc.node.column))
+            unresolved = isinstance(exc.node, Name) and exc.node.path in self.cyclic
+            if not unresolved:  # a name left out by a reported derived cycle is not a second error
+                self.error(exc.code, f"{label}: {exc.message}", start.shifted(exc.node.line, exc.node.column))
             return None
         location = start.shifted(node.line, node.column) if node.line else start
         return CompiledExpression(
@@ -318,6 +321,7 @@ class _Compiler:
         texts = {name: entity.item.expr for name, entity in self.source.derived.items()}
         order, cycle = derived_order(texts)
         if cycle:
+            self.cyclic = set(texts)
             entity = self.source.derived[cycle[0]]
             self.error(
                 Code.DEPENDENCY_CYCLE,
