@@ -149,18 +149,28 @@ def waiting_section(example: Example, sets: list[PolicySetDocs], root: Path) -> 
 
 
 def why_not_section(example: Example, root: Path) -> str:
-    """`cspolicy explain` for the first threshold rule that did not apply to the example case."""
+    """`cspolicy explain` for a threshold rule the example case fell short of: one whose unmet
+    condition is a `when` (so the answer can say how far the case is from it), else any."""
     decision = example.decision
+    candidates: list[tuple[bool, int, str, str]] = []
     for rule_id, rule in example.policy.compiled.rules.items():
         if rule.rule.kind.value != "threshold":
             continue
         answer = decision.why_not(rule_id)
         if answer.status == "not applicable":
-            policy = command(example, root).split(" --policy ", 1)[1]
-            case = command(example, root).split(" ")[2]
-            shell = f"cspolicy explain {case} --policy {policy} --rule {rule_id}"
-            return "\n\n".join([fenced(shell, "console"), fenced(answer.text, "text")])
-    return "*Every threshold rule applied to the example case.*"
+            short_of = any(trace.part == "when" for trace in answer.failed)
+            candidates.append((not short_of, len(candidates), rule_id, answer.text))
+    if not candidates:
+        return "*Every threshold rule applied to the example case.*"
+    _, _, rule_id, explanation = min(candidates)
+    case = example.path.relative_to(root) if example.path.is_relative_to(root) else example.path
+    policy = (
+        example.policy_dir.relative_to(root)
+        if example.policy_dir.is_relative_to(root)
+        else example.policy_dir
+    )
+    shell = f"cspolicy explain {case} --policy {policy} --rule {rule_id}"
+    return "\n\n".join([fenced(shell, "console"), fenced(explanation, "text")])
 
 
 def replacements(examples: Path, root: Path, sets: list[PolicySetDocs]) -> dict[str, str]:
