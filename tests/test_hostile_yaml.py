@@ -397,3 +397,22 @@ def test_limits_hold_without_libyaml(monkeypatch: pytest.MonkeyPatch, text: str,
     monkeypatch.setattr("cspolicy.yamlsource.WITH_LIBYAML", False)
     problem = yaml_problem(text)
     assert problem.code is Code.YAML_LIMIT and message in problem.message
+
+
+def test_docs_state_the_limits_of_the_code() -> None:
+    from cspolicy import yamlsource
+    from cspolicy.expressions import parser
+
+    security = (Path(__file__).parent.parent / "docs" / "security.md").read_text(encoding="utf-8")
+    for module, name in [
+        (yamlsource, "MAX_DOCUMENT_BYTES"),
+        (yamlsource, "MAX_DEPTH"),
+        (yamlsource, "MAX_NODES"),
+        (yamlsource, "MAX_ALIASES"),
+        (yamlsource, "MAX_SCALAR_CHARS"),
+        (yamlsource, "MAX_NUMBER_CHARS"),
+        (yamlsource, "MAX_NUMBER_EXPONENT"),
+        (parser, "MAX_EXPRESSION_CHARS"),
+        (parser, "MAX_EXPRESSION_DEPTH"),
+    ]:
+        assert f"| `{name}` | {getattr(module, name):,} " in security, name
