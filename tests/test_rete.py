@@ -61,6 +61,8 @@ def amount_marks(compiled: CompiledPolicy) -> list[Decimal]:
     return sorted(m for m in near if m >= 0)
 
 
+# Text the engine must compare exactly: non-ASCII, quotes, an embedded NUL (C strings end there).
+COUNTIES = [None, "Milwaukee", "San Bernardino", "Dane", "Doña Ana", 'Mil"waukee', "Milwaukee\x00x"]
 ODD_AMOUNTS = [Decimal("100.0000001"), Decimal("2500.00000049")]  # 7+ places: precomputed mode
 
 
@@ -105,7 +107,7 @@ class SnapshotDraws:
         return {
             "case_id": "R-1",
             "as_of": as_of.isoformat(),
-            "jurisdiction": {"state": state, "county": pick([None, "Milwaukee", "San Bernardino", "Dane"])},
+            "jurisdiction": {"state": state, "county": pick(COUNTIES)},
             "order": {
                 "established_on": "2015-01-01",
                 "monthly_amount": str(monthly),
