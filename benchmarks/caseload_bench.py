@@ -47,7 +47,7 @@ def main() -> None:
         "--streamed", type=int, default=13_000_000, help="cases in the streamed run (0: skip)"
     )
     parser.add_argument("--per-case", type=int, default=2_000, help="cases timed one by one")
-    parser.add_argument("--batch-size", type=int, default=500_000, help="rows per chunk")
+    parser.add_argument("--batch-size", type=int, default=100_000, help="rows per chunk")
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--child", nargs=3, metavar=("INPUT", "OUTPUT", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -123,7 +123,7 @@ def write_caseload(path: Path, cases: int, seed: int) -> float:
             table = chunk.to_arrow()
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema, compression="zstd")
-            writer.write_table(table)
+            writer.write_table(table, row_group_size=100_000)
     finally:
         if writer is not None:
             writer.close()

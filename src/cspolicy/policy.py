@@ -111,7 +111,7 @@ class PolicySet:
         output: str | Path,
         errors: str | Path | None = None,
         *,
-        batch_size: int = 250_000,
+        batch_size: int = 100_000,
         on_batch: Callable[[BatchSummary], None] | None = None,
     ) -> BatchSummary:
         """Evaluate a caseload (Parquet/CSV/Arrow/JSON Lines path, pandas or polars DataFrame) in

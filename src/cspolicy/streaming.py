@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from cspolicy.expressions import Type
 if TYPE_CHECKING:
     from cspolicy.policy import PolicySet
 
-DEFAULT_BATCH_SIZE = 250_000
+DEFAULT_BATCH_SIZE = 100_000
 
 
 class CaseloadEvaluator:
@@ -126,22 +127,41 @@ def evaluate_batches(
     started = time.perf_counter()
     decisions_schema = pl.DataFrame(schema=evaluator.schema).to_arrow().schema
     errors_schema = pl.DataFrame(schema=ERROR_SCHEMA).to_arrow().schema
+    # Reading the next chunk and writing the last one overlap with deciding this one (both
+    # release the GIL); at most one chunk waits on each side, so memory stays bounded.
     with (
         pq.ParquetWriter(output, decisions_schema, compression="zstd") as decisions_out,
         pq.ParquetWriter(errors_path, errors_schema, compression="zstd") as errors_out,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="cspolicy-io") as pool,
     ):
+        chunks = iter_tables(source, batch_size)
+        upcoming = pool.submit(next, chunks, None)
+        writing: Future[None] | None = None
         first_row = 1
-        for raw in iter_tables(source, batch_size):
+        while (raw := upcoming.result()) is not None:
+            upcoming = pool.submit(next, chunks, None)
             result = evaluator.evaluate(raw, first_row)
             first_row += raw.height
-            _write(decisions_out, result.decisions, decisions_schema)
-            _write(errors_out, result.errors, errors_schema)
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(
+                _write_both, decisions_out, errors_out, result, decisions_schema, errors_schema
+            )
             summary.add(result)
             summary.seconds = time.perf_counter() - started
             if on_batch is not None:
                 on_batch(summary)
+        if writing is not None:
+            writing.result()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _write_both(
+    decisions_out: Any, errors_out: Any, result: BatchResult, decisions: Any, errors: Any
+) -> None:
+    _write(decisions_out, result.decisions, decisions)
+    _write(errors_out, result.errors, errors)
 
 
 def _write(writer: Any, frame: pl.DataFrame, schema: Any) -> None:
