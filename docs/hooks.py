@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-# (nav section, title, path under docs/)
+# (nav section, title, path under docs/, the page it follows — appended when absent)
 OPTIONAL_PAGES = [
-    ("Developers", "Caseloads", "guides/caseloads.md"),
-    ("Developers", "Performance", "performance.md"),
-    ("Developers", "Rete back end", "rete.md"),
-    ("Developers", "Security", "security.md"),
+    ("Developers", "Caseloads", "guides/caseloads.md", "guides/using-the-library.md"),
+    ("Developers", "Performance", "performance.md", None),
+    ("Developers", "Rete back end", "rete.md", None),
+    ("Developers", "Security", "security.md", None),
 ]
 
 
@@ -30,16 +30,24 @@ def _listed(nav: list[Any]) -> set[str]:
     return paths
 
 
+def _position(entries: list[Any], after: str | None) -> int:
+    for index, entry in enumerate(entries):
+        if after is not None and isinstance(entry, dict) and after in entry.values():
+            return index + 1
+    return len(entries)
+
+
 def on_config(config: Any) -> Any:
-    """Append each optional page that exists (and is not listed yet) to its nav section."""
+    """Add each optional page that exists (and is not listed yet) to its nav section."""
     nav = config["nav"]
     docs = Path(config["docs_dir"])
     listed = _listed(nav)
-    for section, title, path in OPTIONAL_PAGES:
+    for section, title, path, after in OPTIONAL_PAGES:
         if path in listed or not (docs / path).is_file():
             continue
         for entry in nav:
             if isinstance(entry, dict) and section in entry:
-                entry[section].append({title: path})
+                entries = entry[section]
+                entries.insert(_position(entries, after), {title: path})
                 break
     return config

@@ -271,9 +271,14 @@ def test_pages_owned_elsewhere_join_the_nav_only_once_they_exist(tmp_path: Path)
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)
     (tmp_path / "rete.md").write_text("# Rete\n")
-    nav = [{"Home": "index.md"}, {"Developers": [{"API reference": "reference/api.md"}]}]
+    (tmp_path / "guides").mkdir()
+    (tmp_path / "guides" / "caseloads.md").write_text("# Caseloads\n")
+    developers = [{"Using the library": "guides/using-the-library.md"}, {"API reference": "reference/api.md"}]
+    nav = [{"Home": "index.md"}, {"Developers": developers}]
     config = hooks.on_config({"nav": nav, "docs_dir": str(tmp_path)})
     assert config["nav"][1]["Developers"] == [
+        {"Using the library": "guides/using-the-library.md"},
+        {"Caseloads": "guides/caseloads.md"},
         {"API reference": "reference/api.md"},
         {"Rete back end": "rete.md"},
     ]
