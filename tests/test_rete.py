@@ -63,7 +63,13 @@ def amount_marks(compiled: CompiledPolicy) -> list[Decimal]:
 
 # Text the engine must compare exactly: non-ASCII, quotes, an embedded NUL (C strings end there).
 COUNTIES = [None, "Milwaukee", "San Bernardino", "Dane", "Doña Ana", 'Mil"waukee', "Milwaukee\x00x"]
-ODD_AMOUNTS = [Decimal("100.0000001"), Decimal("2500.00000049")]  # 7+ places: precomputed mode
+# 7+ decimal places or a billion dollars and more: precomputed mode; just under: still native.
+ODD_AMOUNTS = [
+    Decimal("100.0000001"),
+    Decimal("2500.00000049"),
+    Decimal("999999999999.99"),
+    Decimal("999999999.999999"),
+]
 
 
 class SnapshotDraws:
@@ -100,7 +106,7 @@ class SnapshotDraws:
         end = policy.effective_to or max(start + dt.timedelta(days=900), dt.date(2026, 12, 31))
         as_of = self.day(start, 0, (end - start).days - 1)
         monthly = pick([Decimal("0"), Decimal("350.10"), Decimal("500"), self.money()])
-        family = pick([self.money(), monthly * 3, monthly])
+        family = min(pick([self.money(), monthly * 3, monthly]), Decimal("999999999999.99"))
         home = policy.compiled.source.jurisdiction.state
         # Mostly the policy's own state; now and then another (both back ends must refuse it).
         state = pick(["WI", "CA"] if home == "US" else [home] * 9 + ["TX"])
