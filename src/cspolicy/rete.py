@@ -270,6 +270,7 @@ class RetePolicy:
                 self.raise_first_error(collector, flag_errors)
                 self.post_outcome_facts(run, posted, collector.applies)
             finally:
+                _COLLECTORS[SID] = _Collector()  # whatever the retraction itself fires is dropped
                 self.retract(posted)
                 del _COLLECTORS[SID]
         self.settle(run, collector)
