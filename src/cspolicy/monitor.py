@@ -256,7 +256,12 @@ class CaseMonitor:
         return self.cases[case_id].snapshot
 
     def network(self, day: dt.date) -> RetePolicy:
-        policy = self.fixed if self.fixed is not None else self.versions.for_date(day)  # type: ignore[union-attr]
+        """The Rete network of the policy version in force on `day` (compiled once per version)."""
+        if self.fixed is not None:
+            policy = self.fixed
+        else:
+            assert self.versions is not None
+            policy = self.versions.for_date(day)
         if policy.digest not in self.networks:
             self.networks[policy.digest] = policy.to_rete()
         return self.networks[policy.digest]
