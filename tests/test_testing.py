@@ -25,7 +25,7 @@ def test_a_failing_test_reports_the_difference_and_what_was_got() -> None:
     assert str(below.location) == f"{FAILING}:9:5"
     assert below.report() == [
         "expected action send_delinquency_notice but it was not recommended: Send a delinquency notice: "
-        "does not apply. Not met: past-due support ($200.00) is at least 500 — $300.00 below $500",
+        "does not apply. Not met: past-due support ($200.00) is at least $500 — $300.00 below $500",
         "got (policy cov 1, as of 2025-03-01):",
         "  recommended: none",
     ]
