@@ -172,7 +172,6 @@ def run_child(source: Path, output: Path, batch_size: int) -> dict[str, Any]:
         raise SystemExit(f"batch child failed ({status}): {stdout}")
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     result["wall_seconds_with_startup"] = round(wall, 2)
-    result["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
     result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 1)
     return result
 
@@ -196,9 +195,19 @@ def child(source: Path, output: Path, batch_size: int) -> None:
                 "cases_per_second": round(summary.cases_per_second),
                 "mode": summary.mode,
                 "decisions_parquet_mib": round(decisions / 2**20, 1),
+                "peak_rss_mib": peak_rss_mib(),
             }
         )
     )
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: that one counts
+    the parent's memory image this child was forked from, before it exec'd Python afresh."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
 
 
 def rete(source: Path, count: int) -> dict[str, Any]:
