@@ -51,9 +51,10 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "Use one of the allowed values given in the message.",
     ),
     Code.DUPLICATE_ID: (
-        "Two rules (or sources, parameters, derived values) share an id, or a rule repeats a parent's rule "
-        "without saying `override: true`.",
-        "Rename one, or mark a deliberate replacement of an inherited rule with `override: true`.",
+        "Two rules (or sources, parameters, derived values) of one policy set share an id, or a "
+        "derived value is named like a snapshot field.",
+        "Rename one. (To replace a rule inherited through `extends`, give it the parent rule's id: "
+        "that is a replacement, not a duplicate.)",
     ),
     Code.UNKNOWN_RULE: (
         "`requires` or `holds` names a rule that does not exist (or `requires` names a hold).",
@@ -123,32 +124,37 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "Split it into derived values with names.",
     ),
     Code.NEVER_FIRES: (
-        "Static analysis found a rule whose conditions can never all be true.",
-        "Check the conditions for contradictions.",
+        "`cspolicy check` proved that a rule's conditions can never all be true together (a warning); "
+        "the message names the contradiction.",
+        "Fix the contradicting conditions (often a threshold compared the wrong way, or two exclusive values).",
     ),
     Code.ALWAYS_HELD: (
-        "A rule is held whenever it applies, so its action can never be recommended.",
-        "Narrow the hold or reconsider the rule.",
+        "`cspolicy check` proved that whenever a rule applies, a hold on it applies too, so its action "
+        "can never be recommended (a warning).",
+        "Narrow the hold's conditions, or remove the rule from its `holds:` list.",
     ),
     Code.HOLD_HOLDS_NOTHING: (
-        "A hold names rules that never apply, so it never holds anything.",
-        "Check the `holds:` list.",
+        "A hold can never hold anything: none of the rules it names can apply while the hold does "
+        "(or at all) (a warning).",
+        "Check the hold's conditions and its `holds:` list against the rules it names.",
     ),
     Code.UNUSED_PARAMETER: (
-        "A parameter is defined but no rule or derived value uses it.",
-        "Remove it or use it.",
+        "A parameter is not read by any rule, directly or through a derived value (a warning).",
+        "Remove it, or use it where it was meant to be used.",
     ),
     Code.UNUSED_SOURCE: (
-        "A source is defined but nothing cites it.",
-        "Remove it or cite it.",
+        "A source is not cited by any rule or parameter (a warning).",
+        "Remove it, or cite it where it applies.",
     ),
     Code.ACTION_KIND_CONFLICT: (
-        "Rules recommending the same action disagree about its kind.",
-        "Give the rules for one action the same kind.",
+        "Two rules produce the same action as different kinds (e.g. one automatic, one discretionary), "
+        "which would send one work item down two routes (a warning).",
+        "Give the rules for one action the same kind, or use different action codes.",
     ),
     Code.SHADOWED_RULE: (
-        "A rule can never make a difference because another rule with the same action always applies first.",
-        "Remove or change the shadowed rule.",
+        "A rule repeats, unchanged, the rule of the same id it inherits from a parent set (a warning): "
+        "it changes nothing and is probably left over from a copy.",
+        "Remove it, or mark it `override: true` if the copy is deliberate.",
     ),
     Code.UNKNOWN_ACTION: (
         'A condition uses `taken("…")` or `days_since_taken("…")` for an action code that no rule '
