@@ -34,12 +34,13 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "Check the path; paths in `extends` and tests are relative to the file that names them.",
     ),
     Code.YAML_LIMIT: (
-        "The file exceeds a safety limit (size, nesting depth, number of nodes, or alias expansion).",
+        "The file exceeds a safety limit (size, nesting depth, number of nodes, aliases, text length).",
         "Split very large policy sets into several files; anchors and aliases that expand hugely are refused.",
     ),
     Code.UNSAFE_YAML: (
-        "The YAML uses a tag (`!!python/...`, custom `!tags`) that could construct objects.",
-        "Remove the tag; policy YAML is plain data only.",
+        "The YAML uses a tag (`!!python/...`, custom `!tags`) that could construct objects, or a merge "
+        "key (`<<`).",
+        "Remove the tag or merge key; policy YAML is plain data only.",
     ),
     Code.BAD_ENCODING: (
         "The file is not valid UTF-8 text.",
@@ -195,8 +196,31 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
 }
 
 
+def _limits(module: object, names: dict[str, str]) -> str:
+    """The safety limits a module defines, as text (leaving out any it no longer has)."""
+    found = [f"{getattr(module, name):,} {label}" for name, label in names.items() if hasattr(module, name)]
+    return f" The limits are at most {', '.join(found)}." if found else ""
+
+
 def describe(code: Code) -> tuple[str, str]:
     """What a code means and how to fix it; codes added later read from their names until described."""
+    from cspolicy import yamlsource
+    from cspolicy.expressions import parser
+
+    if code is Code.YAML_LIMIT:
+        meaning, fix = DESCRIPTIONS[code]
+        limits = {
+            "MAX_DOCUMENT_BYTES": "bytes per file",
+            "MAX_DEPTH": "levels of nesting",
+            "MAX_NODES": "nodes",
+            "MAX_ALIASES": "aliases",
+            "MAX_SCALAR_CHARS": "characters per value",
+        }
+        return meaning + _limits(yamlsource, limits), fix
+    if code is Code.EXPRESSION_LIMIT:
+        meaning, fix = DESCRIPTIONS[code]
+        limits = {"MAX_EXPRESSION_CHARS": "characters", "MAX_EXPRESSION_DEPTH": "levels of nesting"}
+        return meaning + _limits(parser, limits), fix
     if code in DESCRIPTIONS:
         return DESCRIPTIONS[code]
     words = code.name.replace("_", " ").lower()
