@@ -225,12 +225,6 @@ def test_caseload_summary_reconciles_when_streamed(tmp_path: Path, policy: Any) 
     assert errors.get_column("reason").null_count() == 0
 
 
-@pytest.mark.xfail(
-    raises=pl.exceptions.ColumnNotFoundError,
-    reason="batch bug (reported to #7): reference mode drops `outputs.NAME` columns when no"
-    " recommended action of the chunk has outputs, then fails casting to the schema",
-    strict=False,
-)
 def test_reference_mode_caseload_rows_become_error_rows(tmp_path: Path) -> None:
     """The fixture with a derived quotient runs through the per-case reference evaluator."""
     policy = load_policy(FIXTURES / "base")

@@ -311,7 +311,12 @@ def read_text(path: Path) -> str:
                 Location(file, 1, 1),
             )
         )
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # a directory, no permission: stat() succeeded but reading did not
+        raise YamlProblem(
+            Problem(Code.FILE_NOT_FOUND, f"cannot read file: {exc.strerror}", Location(file))
+        ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
