@@ -271,7 +271,7 @@ class VectorPlan:
             if errors
             else pl.lit(None, dtype=pl.Int32)
         )
-        frame = frame.with_columns(*outputs, first.alias("__error"))
+        frame = frame.with_columns(*outputs, first.alias("__error")).collect(engine="in-memory").lazy()
         message = pl.coalesce([pl.when(pl.col("__error") == i).then(m) for i, (_, m) in enumerate(errors)])
         failed = frame.filter(pl.col("__error").is_not_null()).select(
             pl.col(ROW).alias("row_number"), pl.col("case_id"), message.cast(pl.String).alias("reason")
