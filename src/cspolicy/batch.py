@@ -207,12 +207,19 @@ class VectorPlan:
             .group_by(ROW, "action")
             .agg(pl.col("date").max())
         )
-        wide = entries.pivot(on="action", index=ROW, values="date", on_columns=codes)
-        wide = wide.rename({code: f"taken.{code}" for code in codes if code in wide.columns})
-        missing = [
-            pl.lit(None, dtype=pl.Date).alias(f"taken.{c}") for c in codes if f"taken.{c}" not in wide.columns
-        ]
-        return lazy.join(wide.with_columns(missing).lazy(), on=ROW, how="left", maintain_order="left")
+        # Scatter each code's dates into a full column by position (rows are in ascending
+        # `__row` order): cheaper than a pivot and a join.
+        positions = frame.get_column(ROW)
+        columns = []
+        for code in codes:
+            taken = entries.filter(pl.col("action") == code)
+            column = pl.repeat(None, frame.height, dtype=pl.Date, eager=True).alias(f"taken.{code}")
+            if taken.height:
+                column = column.scatter(
+                    positions.search_sorted(taken.get_column(ROW)), taken.get_column("date")
+                )
+            columns.append(pl.lit(column))
+        return lazy.with_columns(columns)
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, valid: pl.DataFrame) -> BatchResult:
