@@ -208,3 +208,21 @@ def test_reference_mode_chunk_without_outputs_keeps_every_column() -> None:
     assert result.decisions.height == 0, "no case is behind on a zero order"
     assert result.decisions.schema == pl.Schema(evaluator.schema)
     assert result.errors.height == 0 and result.rows == 50
+
+
+def test_nested_junk_is_reported_not_raised() -> None:
+    frame = pl.DataFrame(
+        {
+            "case_id": [[1, 2]],
+            "as_of": [dt.date(2025, 3, 1)],
+            "jurisdiction.state": ["WI"],
+            "order.established_on": [dt.date(2020, 1, 1)],
+            "order.monthly_amount": [1.5],
+            "order": [{"a": 1}],
+            "payments": [{"x": 1}],
+        }
+    )
+    (reason,) = check_table(frame).errors.get_column("reason").to_list()
+    assert "case_id: must be text" in reason
+    assert "payments: must be a list of items" in reason
+    assert "order: unknown field" in reason

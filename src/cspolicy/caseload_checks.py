@@ -102,13 +102,22 @@ def _checked(raw: pl.DataFrame) -> pl.DataFrame:
         if name not in SCHEMA and name not in (ROW, REASON):
             problems.append(
                 pl.when(pl.col(name).is_not_null()).then(
-                    _fmt("{}: unknown field (got {})", pl.lit(name), _shown(pl.col(name)))
+                    _fmt(
+                        "{}: unknown field (got {})", pl.lit(name), _shown_any(pl.col(name), raw.schema[name])
+                    )
                 )
             )
     reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
     if REASON in raw.columns:  # a JSON Lines line that held no snapshot: that is the whole story
         reason = pl.coalesce(pl.col(REASON), reason)
     return raw.select(pl.col(ROW), *values, pl.when(reason != "").then(reason).alias(REASON))
+
+
+def _shown_any(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A cell of any type, shown briefly (nested values by their type: they have no short text)."""
+    if dtype.is_nested() or dtype == pl.Object:
+        return pl.lit(f"a {dtype} value")
+    return _shown(expr)
 
 
 def _shown(expr: pl.Expr) -> pl.Expr:
@@ -229,7 +238,7 @@ def _text(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, p
     if dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum):
         return expr.cast(pl.String), pl.lit(None, dtype=pl.String)
     return pl.lit(None, dtype=pl.String), pl.when(expr.is_not_null()).then(
-        _fmt("{}: must be text (got {})", label, _shown(expr))
+        _fmt("{}: must be text (got {})", label, _shown_any(expr, dtype))
     )
 
 
