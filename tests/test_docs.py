@@ -6,7 +6,6 @@ import atexit
 import datetime as dt
 import functools
 import html
-import importlib.util
 import os
 import re
 import shutil
@@ -263,27 +262,6 @@ def test_generated_pages_cover_every_rule_and_code(shipped_sets: list[PolicySetD
         summary = pages["catalogue/SUMMARY.md"]
         assert version.rule_page(rule_id).removeprefix("catalogue/") in summary
     assert all(f"codes/{value.value}.md" in pages for value in Code)
-
-
-def test_pages_owned_elsewhere_join_the_nav_only_once_they_exist(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    assert spec is not None and spec.loader is not None
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
-    (tmp_path / "rete.md").write_text("# Rete\n")
-    (tmp_path / "guides").mkdir()
-    (tmp_path / "guides" / "caseloads.md").write_text("# Caseloads\n")
-    developers = [{"Using the library": "guides/using-the-library.md"}, {"API reference": "reference/api.md"}]
-    nav = [{"Home": "index.md"}, {"Developers": developers}]
-    config = hooks.on_config({"nav": nav, "docs_dir": str(tmp_path)})
-    assert config["nav"][1]["Developers"] == [
-        {"Using the library": "guides/using-the-library.md"},
-        {"Caseloads": "guides/caseloads.md"},
-        {"API reference": "reference/api.md"},
-        {"Rete back end": "rete.md"},
-    ]
-    again = hooks.on_config(config)  # listed already: not added twice
-    assert again["nav"][1]["Developers"].count({"Rete back end": "rete.md"}) == 1
 
 
 def test_a_policy_that_does_not_load_stops_the_build_with_a_located_message(tmp_path: Path) -> None:
