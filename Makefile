@@ -48,6 +48,10 @@ policy-tests: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/caseload_bench.py
 
+## make fuzz: the fuzz properties 20 times longer (200,000+ examples); prints examples tried and failures
+fuzz: $(STAMP_DEV)
+	CSPOLICY_FUZZ_FACTOR=20 $(BIN)/pytest -q -p no:cacheprovider -rxX tests/test_fuzz.py
+
 ## make schema: regenerate the JSON Schemas under schema/ from the pydantic models
 schema: $(STAMP_BASE)
 	$(BIN)/cspolicy schema all -o schema

@@ -146,7 +146,11 @@ def snapshot_problems(exc: ValidationError, source: str) -> list[Problem]:
     """One located problem per invalid field of a snapshot."""
     problems = []
     for error in exc.errors():
-        path = ".".join(str(part) for part in error["loc"])
+        # A key that is empty or not a plain name (from a hostile file) is shown quoted.
+        path = ".".join(
+            str(part) if isinstance(part, int) or str(part).isidentifier() else repr(part)
+            for part in error["loc"]
+        )
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field"
