@@ -142,6 +142,10 @@ def test_every_shipped_rule_has_a_page_with_title_citations_and_conditions_in_wo
         for condition in [*rule.when, *rule.unless]:
             sentence = re.sub(r"\s+", " ", renderer.render(condition.node))
             assert sentence in words, (rule_id, sentence)
+            for name in condition.names:  # a derived term is defined on the page, in words
+                if name.kind == "derived":
+                    derived = compiled.derived[name.key]
+                    assert renderer.render(derived.expression.node) in words, (rule_id, name.key)
         assert '<pre class="mermaid">' in page
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cspolicy import diagrams
-from cspolicy.compiler import CompiledParameter, CompiledRule
+from cspolicy.compiler import CompiledDerived, CompiledParameter, CompiledPolicy, CompiledRule
 from cspolicy.decision import CitationOut
 from cspolicy.diagnostics import PolicyError
 from cspolicy.diff import ADDED, CHANGED, REMOVED, diff_policies
@@ -272,6 +272,16 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
         parts.append("## Unless")
         parts.append("The rule does not apply when any of these is true:")
         parts.append(_conditions(rule.unless, renderer))
+    derived = _derived_read(rule, compiled)
+    if derived:
+        parts.append("## Terms used")
+        parts.append(
+            "\n".join(
+                f"- **{text(d.label)}** ({code(d.name)}): {text(renderer.render(d.expression.node))}  \n"
+                f"  {code(d.expression.text)}"
+                for d in derived
+            )
+        )
     parts += _links(version, rule)
     if rule.outputs:
         parts.append("## Outputs")
@@ -384,6 +394,19 @@ def _links(version: PolicyVersion, rule: CompiledRule) -> list[str]:
     if unlocks:
         parts += ["## What it unlocks", "These rules wait for this rule's action:", listed(unlocks)]
     return parts
+
+
+def _derived_read(rule: CompiledRule, compiled: CompiledPolicy) -> list[CompiledDerived]:
+    """The derived values a rule reads, directly or through other derived values, first use first."""
+    found: dict[str, CompiledDerived] = {}
+    pending = [*rule.when, *rule.unless, *rule.outputs.values()]
+    while pending:
+        expression = pending.pop(0)
+        for name in expression.names:
+            if name.kind == "derived" and name.key in compiled.derived and name.key not in found:
+                found[name.key] = compiled.derived[name.key]
+                pending.append(found[name.key].expression)
+    return list(found.values())
 
 
 def _parameter(parameter: CompiledParameter) -> str:
