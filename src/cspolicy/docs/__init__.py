@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cspolicy.diagnostics import Code
 from cspolicy.docs import catalogue, decisions, outcomes, reference
+from cspolicy.docs.changes import changes
 from cspolicy.docs.text import text
 
 MARKER = re.compile(r"^([ \t]*)<!--\s*cspolicy:([a-z0-9-]+)\s*-->[ \t]*$", re.MULTILINE)
@@ -52,9 +53,10 @@ def catalogue_pages(sets: list[catalogue.PolicySetDocs]) -> dict[str, str]:
     for docs in sets:
         pages[f"{catalogue.CATALOGUE}/{docs.id}/index.md"] = catalogue.set_overview(docs)
         summary.append(f"* [{_nav(docs.latest.policy.title)}]({docs.id}/index.md)")
-        for version in reversed(docs.versions):
+        for index, version in reversed(list(enumerate(docs.versions))):
             folder = version.folder.removeprefix(f"{catalogue.CATALOGUE}/")
-            pages[f"{version.folder}/index.md"] = catalogue.version_overview(docs, version)
+            diff = changes(docs.versions[index - 1], version) if index else ""
+            pages[f"{version.folder}/index.md"] = catalogue.version_overview(version, diff)
             summary.append(f"    * [Version {_nav(version.policy.version)}]({folder}/index.md)")
             for rule in version.policy.compiled.rules.values():
                 pages[version.rule_page(rule.id)] = catalogue.rule_page(version, rule)

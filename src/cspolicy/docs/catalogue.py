@@ -13,7 +13,6 @@ from cspolicy import diagrams
 from cspolicy.compiler import CompiledDerived, CompiledParameter, CompiledPolicy, CompiledRule
 from cspolicy.decision import CitationOut
 from cspolicy.diagnostics import PolicyError
-from cspolicy.diff import ADDED, CHANGED, REMOVED, diff_policies
 from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text, titled
 from cspolicy.documents import RuleKind
 from cspolicy.expressions import Renderer
@@ -182,8 +181,9 @@ def set_overview(docs: PolicySetDocs) -> str:
     return titled(latest.title, "\n\n".join(parts))
 
 
-def version_overview(docs: PolicySetDocs, version: PolicyVersion) -> str:
-    """One version: its rules grouped by kind, its escalation ladder, parameters and sources."""
+def version_overview(version: PolicyVersion, changes: str = "") -> str:
+    """One version: its rules grouped by kind, its escalation ladder, parameters and sources, and
+    `changes` (Markdown: what changed from the previous version) when there is one."""
     policy = version.policy
     compiled = policy.compiled
     parts = [
@@ -213,36 +213,9 @@ def version_overview(docs: PolicySetDocs, version: PolicyVersion) -> str:
             for key, entity in sorted(compiled.source.sources.items())
         ),
     ]
-    index = docs.versions.index(version)
-    if index > 0:
-        parts += ["## Changes from the previous version", changes(docs.versions[index - 1], version)]
+    if changes:
+        parts += ["## Changes from the previous version", changes]
     return titled(f"{policy.title} {policy.version}", "\n\n".join(parts))
-
-
-def changes(old: PolicyVersion, new: PolicyVersion) -> str:
-    """What changed from `old` to `new` (rules, parameters, derived values, sources), in words."""
-    found = diff_policies(old.policy, new.policy)
-    if found.empty:
-        return "No differences: the two versions have the same rules, parameters and sources."
-    marks = {ADDED: "Added", REMOVED: "Removed", CHANGED: "Changed"}
-    headings = {"rule": "Rules", "parameter": "Parameters", "derived": "Derived values", "source": "Sources"}
-    blocks = [f"Compared with [version {text(old.policy.version)}](../{old.slug}/index.md)."]
-    for what, heading in headings.items():
-        items = found.of(what)
-        if not items:
-            continue
-        lines = []
-        for change in items:
-            name = code(change.name)
-            if what == "rule" and change.change != REMOVED:
-                name = f"[{name}]({change.name}.md)"
-            elif what == "rule":
-                name = f"[{name}](../{old.slug}/{change.name}.md)"
-            title = f": {text(change.title)}" if change.title else ""
-            lines.append(f"- **{marks[change.change]}** {name}{title}")
-            lines.extend(f"    - {text(detail)}" for detail in change.details)
-        blocks += [f"### {heading}", "\n".join(lines)]
-    return "\n\n".join(blocks)
 
 
 def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
