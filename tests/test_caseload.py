@@ -111,3 +111,21 @@ def test_csv_cells_are_read_as_text(tmp_path: Path) -> None:
     assert case.case_id == "007", "a case number keeps its leading zeros"
     assert case.payments[0].amount == Decimal("100.00")
     assert read_table(path).schema["order.monthly_amount"] == pl.String
+
+
+def test_csv_lines_with_the_wrong_number_of_fields_are_error_rows_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "case_id,as_of,jurisdiction.state,order.established_on,order.monthly_amount\n"
+        "A,2025-03-01,WI,2020-01-01,10\n"
+        "B,2025-03-01,WI\n"
+        "C,2025-03-01,WI,2020-01-01,10\n"
+        "D,2025-03-01,WI,2020-01-01,10,extra\n"
+        "E,2025-03-01,WI,2020-01-01,10\n"
+    )
+    results = list(read_snapshots(path, batch_size=2))
+    assert [getattr(r, "case_id", None) for r in results] == ["A", None, "C", None, "E"]
+    errors = [r for r in results if isinstance(r, RowError)]
+    assert [e.row_number for e in errors] == [2, 4]
+    assert errors[0].reason == "line 3: 5 fields expected, 3 found"
+    assert errors[1].reason == "line 5: 5 fields expected, 6 found"

@@ -347,8 +347,58 @@ def _csv_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
         null_values=[""],  # only an empty cell is missing: "NaN" or "NULL" are values to check
         quoted_strings_can_be_null=False,
     )
-    reader = pacsv.open_csv(path, convert_options=convert, read_options=pacsv.ReadOptions(block_size=1 << 24))
-    yield from _rebatch((_from_arrow(batch) for batch in reader), batch_size)
+    invalid: list[tuple[int, str]] = []
+
+    def keep_as_error(row: Any) -> str:
+        number = row.number if row.number is not None else -1
+        invalid.append(
+            (number, f"line {row.number}: {row.expected_columns} fields expected, {row.actual_columns} found")
+        )
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        convert_options=convert,
+        parse_options=pacsv.ParseOptions(invalid_row_handler=keep_as_error),
+        read_options=pacsv.ReadOptions(block_size=1 << 24, use_threads=False),
+    )
+    yield from _rebatch(_with_invalid_lines((_from_arrow(b) for b in reader), invalid), batch_size)
+
+
+def _with_invalid_lines(
+    frames: Iterable[pl.DataFrame], invalid: list[tuple[int, str]]
+) -> Iterator[pl.DataFrame]:
+    """Put each CSV line that could not be split into fields back in its place, as a row whose
+    `__reason` says why, so it becomes an error row with the right row number.
+
+    A data row is on line (row number + 1) below the header; a line whose number the parser does
+    not know is placed where it was reported."""
+    row = 1  # row number of the next row to emit
+    pending: list[tuple[int, str]] = []
+    for frame in frames:
+        pending = sorted(pending + invalid)
+        invalid.clear()
+        pieces: list[pl.DataFrame] = []
+        position = 0
+        later: list[tuple[int, str]] = []
+        for line, reason in pending:
+            before = line - 1 - row if line > 0 else 0
+            if before > frame.height - position:
+                later.append((line, reason))
+                continue
+            before = max(before, 0)
+            pieces.append(frame.slice(position, before))
+            position += before
+            row += before
+            pieces.append(pl.DataFrame({"__reason": [reason]}))
+            row += 1
+        pieces.append(frame.slice(position))
+        row += frame.height - position
+        pending = later
+        yield pl.concat(pieces, how="diagonal") if len(pieces) > 1 else frame
+    leftover = sorted(pending + invalid)
+    if leftover:
+        yield pl.DataFrame({"__reason": [reason for _, reason in leftover]})
 
 
 def pa_string() -> Any:
