@@ -94,9 +94,12 @@ def report(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     failures = request.session.testsfailed - failed_before
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     line = f"fuzz: {sum(TRIED.values())} examples tried ({dict(TRIED)}), {failures} failures"
-    if reporter is not None:
-        reporter.write_line(line)
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # shown even when the tests pass
+            reporter.ensure_newline()
+            reporter.write_line(line)
 
 
 def assert_located(problems: list[Problem], file: str) -> None:
