@@ -239,7 +239,10 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
     parts.append(f"**{text(item.kind.value.capitalize())} rule.** {text(KIND_MEANING[item.kind])}")
 
     parts.append("## When it applies")
-    parts.append("All of these are true:" if len(rule.when) > 1 else "When this is true:")
+    lead = "All of these are true" if len(rule.when) > 1 else "When this is true"
+    if rule.parameters:
+        lead += f" (amounts in brackets are those in force on {version.shown_on})"
+    parts.append(lead + ":")
     parts.append(_conditions(rule.when, renderer))
     if rule.unless:
         parts.append("## Unless")
