@@ -360,15 +360,7 @@ def test_random_policies_batch_agrees(
     assert_batch_agrees(policy, datas)
 
 
-RETE_NOT_ANY_OF = (
-    "rete bug (#8), found by this fuzzing: not (any_of(paying_parent.licenses, status == 'active'"
-    " and type == 'driver')) is false in Rete for one active recreational license"
-    " (see test_rete_not_any_of_with_a_conjunction)"
-)
-
-
 @pytest.mark.skipif(not RETE, reason="durable-rules (the `rete` extra) is not installed")
-@pytest.mark.xfail(reason=RETE_NOT_ANY_OF, strict=False)
 @fuzz_settings("random_policy_rete", phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no shrinking
 @given(document=policy_document(valid=True), datas=st.lists(snapshot(), min_size=1, max_size=4))
 def test_random_policies_rete_agrees(
@@ -381,7 +373,6 @@ def test_random_policies_rete_agrees(
 
 
 @pytest.mark.skipif(not RETE, reason="durable-rules (the `rete` extra) is not installed")
-@pytest.mark.xfail(reason=RETE_NOT_ANY_OF, strict=False)
 def test_rete_not_any_of_with_a_conjunction(tmp_path: Path) -> None:
     rule = {
         "id": "rule-0",

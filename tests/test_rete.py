@@ -248,10 +248,32 @@ def test_native_and_precomputed_conditions_are_reported() -> None:
     assert precomputed["dated"] == [] and len(network.native_conditions["dated"]) == 1
 
 
-def test_every_shipped_condition_runs_natively() -> None:
+NEGATED_COMPOUND_ANY_OF = "a negated any_of with a compound condition ($iall with $or/$and)"
+
+
+def test_every_shipped_condition_runs_natively_but_compound_any_of() -> None:
+    """Everything runs in durable-rules except an any_of whose condition combines tests
+    (its negation needs $or inside $iall, which durable-rules 2.0.28 mis-decides): that one
+    is precomputed by the reference, explicitly, and listed here so a new fallback is noticed."""
     for path, as_of in SHIPPED:
         network = policies(path, as_of)[1]
-        assert all(not pre for pre in network.precomputed_conditions.values()), path
+        fallbacks = {
+            (rule, name, reason)
+            for rule, pre in network.precomputed_conditions.items()
+            for name, reason in pre
+        }
+        expected: set[tuple[str, str, str]] = set()
+        if "san-bernardino" in path:
+            expected = {
+                (rule, "license_suspended", NEGATED_COMPOUND_ANY_OF)
+                for rule in (
+                    "license-release-meeting",
+                    "license-release-eligible",
+                    "license-release-employment-referral",
+                    "license-release-legal-referral",
+                )
+            }
+        assert fallbacks == expected, path
 
 
 def test_division_by_zero_raises_the_reference_error(make_snapshot: Any) -> None:

@@ -192,6 +192,9 @@ class ConditionTranslator:
         try:
             if want:
                 return {"$iany": {key: self.truth(node.predicate, True, True)}}
+            if any(isinstance(part, BoolOp) for part in node.predicate.walk()):
+                # Seen in fuzzing: durable-rules 2.0.28 mis-decides an $or/$and nested in $iall.
+                raise NotNative("a negated any_of with a compound condition ($iall with $or/$and)")
             # durable-rules' $iall is false on an empty list, so "no item matches" says so.
             every = {"$iall": {key: self.truth(node.predicate, False, False)}}
             return {"$or": [{"n" + key: 0}, every]}
