@@ -339,7 +339,7 @@ def _csv_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
 
     import pyarrow.csv as pacsv
 
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader(handle), [])
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(header, pa_string()),
