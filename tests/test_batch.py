@@ -226,3 +226,33 @@ def test_nested_junk_is_reported_not_raised() -> None:
     assert "case_id: must be text" in reason
     assert "payments: must be a list of items" in reason
     assert "order: unknown field" in reason
+
+
+def test_versioned_run_decides_each_row_under_its_dates_version(tmp_path: Path) -> None:
+    from cspolicy.batch_reference import decision_rows
+    from cspolicy.batch_versions import evaluate_versioned_batches
+    from cspolicy.diagnostics import CSPolicyError
+    from cspolicy.versions import PolicyVersions
+
+    table = generate(800, seed=8, start=dt.date(2023, 11, 1), days=600, states=("WI", "WI", "CA"))
+    source = tmp_path / "mixed.parquet"
+    table.write_parquet(source)
+    summary, evaluator = evaluate_versioned_batches(
+        ROOT / "policies" / "wisconsin", source, tmp_path / "out.parquet"
+    )
+    assert summary.reconciles and summary.rows == 800
+    assert sorted(e.policy.version for e in evaluator.by_digest.values()) == ["2024.1", "2025.1"]
+    versions = PolicyVersions(ROOT / "policies" / "wisconsin")
+    expected, failed = [], []
+    for number, case in enumerate(read_snapshots(source), start=1):
+        try:
+            expected += decision_rows(versions.evaluate(case), number)
+        except CSPolicyError:
+            failed.append(number)
+    got = pl.read_parquet(tmp_path / "out.parquet")
+    assert [(r["row_number"], r["rule"], r["status"]) for r in got.to_dicts()] == [
+        (r["row_number"], r["rule"], r["status"]) for r in expected
+    ]
+    errors = pl.read_parquet(tmp_path / "out.errors.parquet")
+    assert errors.get_column("row_number").to_list() == failed
+    assert errors.get_column("reason").str.contains("no version of the policy set applies").any()

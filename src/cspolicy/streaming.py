@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
@@ -44,18 +44,29 @@ class CaseloadEvaluator:
     def evaluate(self, raw: pl.DataFrame, first_row: int = 1) -> BatchResult:
         """Validate and decide one chunk whose first row is row number `first_row`."""
         checked = check_table(raw, first_row)
-        if self.plan is not None:
-            result = self.plan.evaluate(checked.valid)
-        else:
-            result = evaluate_reference(self.policy, checked.valid)
+        result = self.decide(checked.valid)
         errors = pl.concat([checked.errors, result.errors]).sort("row_number")
-        decisions = result.decisions.with_columns(  # a chunk without some output still has its column
-            pl.lit(None, dtype=dtype).alias(name)
-            for name, dtype in self.schema.items()
-            if name not in result.decisions.columns
-        )
-        decisions = decisions.select(list(self.schema)).cast(self.schema)  # type: ignore[arg-type]
-        return BatchResult(decisions, errors, raw.height)
+        return BatchResult(result.decisions, errors, raw.height)
+
+    def decide(self, valid: pl.DataFrame) -> BatchResult:
+        """Decide validated rows (canonical schema plus `__row`); decisions in `self.schema`."""
+        if self.plan is not None:
+            result = self.plan.evaluate(valid)
+        else:
+            result = evaluate_reference(self.policy, valid)
+        return BatchResult(conform(result.decisions, self.schema), result.errors, valid.height)
+
+
+def conform(decisions: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Decisions with exactly `schema`'s columns and types (a missing output column is null)."""
+    decisions = decisions.with_columns(
+        pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in schema.items()
+        if name not in decisions.columns
+    )
+    decisions = decisions.select(list(schema))
+    text = {name: pl.String() for name, dtype in decisions.schema.items() if isinstance(dtype, pl.Enum)}
+    return decisions.cast(text).cast(schema)  # type: ignore[arg-type]
 
 
 def _reference_schema(policy: PolicySet) -> dict[str, pl.DataType]:
@@ -118,11 +129,34 @@ def evaluate_batches(
     """Stream `source` through the policy into Parquet: decisions to `output`, error rows to
     `errors` (default `OUTPUT.errors.parquet`). Returns the run's summary, whose counts
     reconcile: rows in = cases decided + error rows."""
+    return stream(CaseloadEvaluator(policy), source, output, errors, batch_size=batch_size, on_batch=on_batch)
+
+
+class ChunkEvaluator(Protocol):
+    """What `stream` needs: a fixed decisions schema, a mode, and a way to decide a raw chunk."""
+
+    schema: dict[str, pl.DataType]
+
+    @property
+    def mode(self) -> str: ...
+
+    def evaluate(self, raw: pl.DataFrame, first_row: int = 1) -> BatchResult: ...
+
+
+def stream(
+    evaluator: ChunkEvaluator,
+    source: CaseloadSource,
+    output: str | Path,
+    errors: str | Path | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[BatchSummary], None] | None = None,
+) -> BatchSummary:
+    """Stream `source` through `evaluator` into Parquet files; see `evaluate_batches`."""
     import pyarrow.parquet as pq
 
     output = Path(output)
     errors_path = Path(errors) if errors is not None else errors_path_for(output)
-    evaluator = CaseloadEvaluator(policy)
     summary = BatchSummary(mode=evaluator.mode)
     started = time.perf_counter()
     decisions_schema = pl.DataFrame(schema=evaluator.schema).to_arrow().schema

@@ -9,10 +9,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cspolicy.batch import BatchSummary
+from cspolicy.batch_versions import VersionedEvaluator, as_of_days
 from cspolicy.cli.output import console, errors, print_error
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.policy import load_policy
-from cspolicy.streaming import DEFAULT_BATCH_SIZE, count_rows, errors_path_for, evaluate_batches
+from cspolicy.streaming import DEFAULT_BATCH_SIZE, count_rows, errors_path_for, evaluate_batches, stream
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +23,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument("input", metavar="INPUT", help="caseload file: .parquet, .csv, .arrow/.ipc, .jsonl")
     parser.add_argument("--policy", required=True, help="policy directory or file")
-    parser.add_argument("--as-of", help="pick the policy version in force on this date (default: latest)")
+    parser.add_argument(
+        "--as-of",
+        help="decide every row under the version in force on this date"
+        " (default: each row under the version in force on its own as_of)",
+    )
     parser.add_argument("-o", "--output", required=True, help="decisions Parquet file to write")
     parser.add_argument("--errors", help="error rows Parquet file (default: OUTPUT.errors.parquet)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per chunk")
@@ -36,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         policy = load_policy(args.policy, args.as_of)
+        versioned = None if args.as_of else VersionedEvaluator(args.policy, as_of_days(source))
     except CSPolicyError as exc:
         print_error(exc)
         return 1
@@ -60,13 +66,23 @@ def run(args: argparse.Namespace) -> int:
             progress.update(task, completed=summary.rows, rate=f"{summary.cases_per_second:,.0f} cases/s")
 
         try:
-            summary = evaluate_batches(
-                policy, source, output, errors_path, batch_size=args.batch_size, on_batch=advance
-            )
+            if versioned is not None:
+                summary = stream(
+                    versioned, source, output, errors_path, batch_size=args.batch_size, on_batch=advance
+                )
+            else:
+                summary = evaluate_batches(
+                    policy, source, output, errors_path, batch_size=args.batch_size, on_batch=advance
+                )
         except (ValueError, OSError) as exc:
             errors.print(f"[red]{source}: {exc}[/red]")
             return 1
-    print_summary(summary, policy.id, policy.version, output, errors_path)
+    if versioned is not None:
+        used = sorted({e.policy.version for e in versioned.by_digest.values()})
+        version = f"(by date: {', '.join(used)})"
+    else:
+        version = policy.version
+    print_summary(summary, policy.id, version, output, errors_path)
     return 0
 
 
