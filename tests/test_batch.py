@@ -234,13 +234,18 @@ def test_versioned_run_decides_each_row_under_its_dates_version(tmp_path: Path) 
     from cspolicy.diagnostics import CSPolicyError
     from cspolicy.versions import PolicyVersions
 
-    table = generate(800, seed=8, start=dt.date(2023, 11, 1), days=600, states=("WI", "WI", "CA"))
+    # 30 days around Wisconsin 2025.1's start (13 January 2025), and some before any version
+    table = generate(400, seed=8, start=dt.date(2024, 12, 30), days=30, states=("WI", "WI", "CA"))
+    early = pl.int_range(pl.len()) < 20
+    table = table.with_columns(
+        pl.when(early).then(dt.date(2023, 12, 15)).otherwise(pl.col("as_of")).alias("as_of")
+    )
     source = tmp_path / "mixed.parquet"
     table.write_parquet(source)
     summary, evaluator = evaluate_versioned_batches(
         ROOT / "policies" / "wisconsin", source, tmp_path / "out.parquet"
     )
-    assert summary.reconciles and summary.rows == 800
+    assert summary.reconciles and summary.rows == 400
     assert sorted(e.policy.version for e in evaluator.by_digest.values()) == ["2024.1", "2025.1"]
     versions = PolicyVersions(ROOT / "policies" / "wisconsin")
     expected, failed = [], []

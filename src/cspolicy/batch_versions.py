@@ -20,6 +20,8 @@ from cspolicy.batch import BatchResult, BatchSummary
 from cspolicy.caseload import CaseloadSource, source_format
 from cspolicy.caseload_checks import ERROR_SCHEMA, ROW, check_table
 from cspolicy.diagnostics import CSPolicyError
+from cspolicy.loading import select_version, version_directories
+from cspolicy.policy import PolicySet, load_policy
 from cspolicy.streaming import DEFAULT_BATCH_SIZE, CaseloadEvaluator, conform, stream
 from cspolicy.versions import PolicyVersions
 
@@ -28,11 +30,15 @@ class VersionedEvaluator:
     """Decides raw chunks, each row under the version of `path` in force on its as_of."""
 
     def __init__(self, path: str | Path, days: Iterable[dt.date]) -> None:
+        self.path = Path(path)
         self.versions = PolicyVersions(path)
         self.by_digest: dict[str, CaseloadEvaluator] = {}
         self.by_day: dict[dt.date, CaseloadEvaluator | str] = {}
-        for day in sorted(set(days)):
-            self.for_day(day)
+        # Which version directory each dated set (this one and the ones it extends) picks for a
+        # day: days with the same picks get the same policy, loaded and compiled once.
+        self.dated_sets: list[Path] = [self.path] if version_directories(self.path) else []
+        self.by_picks: dict[tuple[str, ...], CaseloadEvaluator] = {}
+        self._settle(sorted(set(days)))
         if not self.by_digest:  # no dated rows at all: the latest version validates them
             latest = self.versions.latest()
             self.by_digest[latest.digest] = CaseloadEvaluator(latest)
@@ -44,19 +50,73 @@ class VersionedEvaluator:
         modes = {e.mode for e in self.by_digest.values()}
         return "vectorized" if modes == {"vectorized"} else "reference"
 
+    def _learn(self, policy: PolicySet) -> None:
+        """Add the dated sets (sets with version directories) that `policy`'s chain goes through."""
+        known = {directory.resolve() for directory in self.dated_sets}
+        for _, _, chosen in policy.compiled.source.chain:
+            parent = Path(chosen).parent
+            if parent.resolve() not in known and version_directories(parent):
+                self.dated_sets.append(parent)
+                known.add(parent.resolve())
+
+    def _settle(self, days: list[dt.date]) -> None:
+        """Assign every day a version, reading version headers only around the changes: a dated
+        set's versions follow each other in time, so the picks are constant between changes
+        and bisection finds them (reading every header for every day is slow: a policy file is
+        parsed to read its `effective`)."""
+        if not days:
+            return
+        latest = load_policy(self.path)  # its chain names the dated sets this one extends
+        self._learn(latest)
+        self.by_digest.setdefault(latest.digest, CaseloadEvaluator(latest))
+        picks: dict[dt.date, tuple[str, ...]] = {}
+
+        def pick(day: dt.date) -> tuple[str, ...]:
+            if day not in picks:
+                try:
+                    picks[day] = tuple(str(select_version(d, day)) for d in self.dated_sets)
+                except CSPolicyError as exc:
+                    picks[day] = ("no version", str(exc))
+            return picks[day]
+
+        def fill(low: int, high: int) -> None:
+            if pick(days[low]) == pick(days[high]):
+                found = self.for_day(days[low])
+                for day in days[low : high + 1]:
+                    self.by_day.setdefault(day, found)
+            elif high - low <= 1:
+                self.for_day(days[low])
+                self.for_day(days[high])
+            else:
+                middle = (low + high) // 2
+                fill(low, middle)
+                fill(middle, high)
+
+        fill(0, len(days) - 1)
+
     def for_day(self, day: dt.date) -> CaseloadEvaluator | str:
         """The evaluator for snapshots dated `day`, or why no version applies."""
         known = self.by_day.get(day)
         if known is not None:
             return known
+        found: CaseloadEvaluator | str
         try:
-            policy = self.versions.for_date(day)
+            picks = tuple(str(select_version(directory, day)) for directory in self.dated_sets)
+            found = self.by_picks.get(picks) or self._load(day, picks)
         except CSPolicyError as exc:
-            found: CaseloadEvaluator | str = f"no version of the policy set applies on {day}: {exc}"
-        else:
-            found = self.by_digest.setdefault(policy.digest, CaseloadEvaluator(policy))
+            found = f"no version of the policy set applies on {day}: {exc}"
         self.by_day[day] = found
         return found
+
+    def _load(self, day: dt.date, picks: tuple[str, ...]) -> CaseloadEvaluator:
+        policy = load_policy(self.path, day)
+        evaluator = self.by_digest.setdefault(policy.digest, CaseloadEvaluator(policy))
+        self._learn(policy)
+        if len(picks) == len(self.dated_sets):
+            self.by_picks[picks] = evaluator
+        else:  # a dated parent was just learnt: key this day by every pick
+            self.by_picks[tuple(str(select_version(d, day)) for d in self.dated_sets)] = evaluator
+        return evaluator
 
     def evaluate(self, raw: pl.DataFrame, first_row: int = 1) -> BatchResult:
         """Validate a chunk once, then decide each row under its date's version."""
