@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cspolicy import CaseSnapshot, Code, EvaluationError, PolicyError, PolicySet, SnapshotError, load_policy
@@ -361,7 +361,7 @@ def test_random_policies_batch_agrees(
 
 
 @pytest.mark.skipif(not RETE, reason="durable-rules (the `rete` extra) is not installed")
-@fuzz_settings("random_policy_rete", phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no shrinking
+@fuzz_settings("random_policy_rete")
 @given(document=policy_document(valid=True), datas=st.lists(snapshot(), min_size=1, max_size=4))
 def test_random_policies_rete_agrees(
     tmp_path_factory: pytest.TempPathFactory, document: dict[str, Any], datas: list[dict[str, Any]]
