@@ -157,7 +157,9 @@ def typed_expression(draw: st.DrawFn, type_: str, scope: ExpressionScope, depth:
         return f"({a} + {draw(typed_expression('int', scope, depth - 1))})"
     if type_ == "number":
         # A literal is a number and number / money is refused, so the dividend names an amount.
-        a = draw(st.sampled_from([*_MONEY_FIELDS, *scope.names("money")]))
+        # (Not a derived value: one built from literals only is a number, not money.)
+        amounts = [f"params.{name}" for name, kind in scope.params.items() if kind == "money"]
+        a = draw(st.sampled_from([*_MONEY_FIELDS, *amounts]))
         return f"({a} / {draw(typed_expression('money', scope, depth - 1))})"
     if type_ == "date":
         if not deeper:
