@@ -233,3 +233,17 @@ def test_reference_mode_caseload_rows_become_error_rows(tmp_path: Path) -> None:
     source.write_text("\n".join(json.dumps(row) for row in caseload_rows()) + "\n", encoding="utf-8")
     result = evaluate_caseload(policy, source)
     assert_error_rows(result.errors, result.rows, set(result.decisions.get_column("case_id").to_list()))
+
+
+@pytest.mark.parametrize("name", ["\0", "case\0.json", "a-directory.json", "a-directory", "missing.yaml"])
+def test_unusable_snapshot_paths_are_snapshot_errors(
+    tmp_path: Path, policy: Any, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Text given to `evaluate` is a path; a path that cannot be read is a clear error, not a crash."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-directory.json").mkdir()
+    (tmp_path / "a-directory").mkdir()
+    with pytest.raises(SnapshotError) as caught:
+        policy.evaluate(name)
+    assert [p.code for p in caught.value.problems] == [Code.FILE_NOT_FOUND]
+    assert caught.value.problems[0].location.file == name.replace("\0", "\\0")

@@ -175,6 +175,17 @@ def load_snapshot_file(path: Path) -> CaseSnapshot:
             raise SnapshotError(
                 [Problem(Code.SNAPSHOT_INVALID, f"invalid JSON: {exc}", Location(str(path)))]
             ) from None
+        except (OSError, ValueError) as exc:  # after JSON errors, which are ValueErrors too
+            # A directory, no permission, a NUL byte in the path.
+            raise SnapshotError(
+                [
+                    Problem(
+                        Code.FILE_NOT_FOUND,
+                        f"cannot read file: {exc}",
+                        Location(str(path).replace("\0", "\\0")),
+                    )
+                ]
+            ) from None
     else:
         try:
             data, _, problems = load_yaml_file(path)

@@ -303,6 +303,10 @@ def read_text(path: Path) -> str:
         raise YamlProblem(
             Problem(Code.FILE_NOT_FOUND, f"cannot read file: {exc.strerror}", Location(file))
         ) from None
+    except ValueError:  # e.g. a NUL byte in the path
+        raise YamlProblem(
+            Problem(Code.FILE_NOT_FOUND, "not a usable file path", Location(file.replace("\0", "\\0")))
+        ) from None
     if size > MAX_DOCUMENT_BYTES:
         raise YamlProblem(
             Problem(
