@@ -48,9 +48,11 @@ policy-tests: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/caseload_bench.py
 
-## make fuzz: the fuzz properties 20 times longer (200,000+ examples); prints examples tried and failures
+## make fuzz: the fuzz properties FUZZ_FACTOR times longer (default 10: 100,000+ examples);
+## prints examples tried and failures. `make fuzz FUZZ_FACTOR=20` for a longer run.
+FUZZ_FACTOR ?= 10
 fuzz: $(STAMP_DEV)
-	CSPOLICY_FUZZ_FACTOR=20 $(BIN)/pytest -q -p no:cacheprovider -rxX tests/test_fuzz.py
+	CSPOLICY_FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/pytest -q -p no:cacheprovider -rxX tests/test_fuzz.py
 
 ## make schema: regenerate the JSON Schemas under schema/ from the pydantic models
 schema: $(STAMP_BASE)
