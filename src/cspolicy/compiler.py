@@ -8,6 +8,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 from cspolicy.decision import CitationOut
@@ -141,8 +142,9 @@ class CompiledPolicy:
     digest: str
     warnings: list[Problem]
 
-    @property
+    @cached_property
     def derived_fns(self) -> dict[str, Fn]:
+        """Derived name → closure; built once, read by every evaluation."""
         return {name: d.expression.fn for name, d in self.derived.items()}
 
     def parameters_on(self, day: dt.date) -> dict[str, Any]:
@@ -353,7 +355,7 @@ class _Compiler:
         conditions: dict[str, list[CompiledCondition]] = {"when": [], "unless": []}
         for part in ("when", "unless"):
             texts = getattr(rule, part)
-            single = isinstance(_raw(entity, part), str)
+            single = _written_as_text(entity, part)
             for position, text in enumerate(texts):
                 path: tuple[str | int, ...] = (part,) if single else (part, position)
                 expression = self.expression(text, entity, path, scope, f"rule {rule.id!r} {part}")
@@ -460,11 +462,9 @@ class _Compiler:
         return list(seen)
 
 
-def _raw(entity: Entity[Any], part: str) -> Any:
-    """Whether the author wrote `part` as one string or a list (for locating conditions)."""
-    path = (*entity.path, part)
-    start = entity.source_map.content_start
-    return "" if path in start else []
+def _written_as_text(entity: Entity[Any], part: str) -> bool:
+    """Whether the author wrote `part` as one string rather than a list (for locating conditions)."""
+    return (*entity.path, part) in entity.source_map.content_start
 
 
 def policy_digest(source: PolicySource) -> str:

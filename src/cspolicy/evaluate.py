@@ -32,8 +32,6 @@ from cspolicy.expressions.nodes import Compare, Literal, Name, Node
 from cspolicy.expressions.render import Template, format_money, format_value, template
 from cspolicy.snapshot import CaseSnapshot
 
-APPLIES, NOT_APPLICABLE = "applies", "not applicable"
-
 # Per-process caches keyed by object id; each entry keeps its key object alive so ids stay valid.
 _TEMPLATES: dict[int, tuple[CompiledExpression, Template]] = {}
 _PARAMETERS: dict[int, tuple[CompiledPolicy, dict[dt.date, dict[str, Any]]]] = {}

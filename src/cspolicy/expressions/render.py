@@ -109,13 +109,13 @@ class Renderer:
         self.params = params or {}
 
     def render(self, node: Node) -> str:
-        return self._render(node, top=True)
+        return self._render(node)
 
     def show(self, path: str, value: Any, type_: Type) -> str:
         """How a case's value appears in the text (a template renderer leaves a slot instead)."""
         return format_value(value, type_)
 
-    def _render(self, node: Node, top: bool = False) -> str:
+    def _render(self, node: Node) -> str:
         if isinstance(node, Literal):
             if isinstance(node.value, str):
                 return node.value
