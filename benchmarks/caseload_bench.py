@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/caseload_bench.py            # what `make bench` runs
     .venv/bin/python benchmarks/caseload_bench.py --cases 100000 --streamed 0   # a quick look
 
-All figures come from the same seeded synthetic caseload (cspolicy.synthetic.generate, all cases
+All figures come from the same seeded synthetic caseload (cspolicy.caseload.synthetic.generate, all cases
 in Wisconsin and dated inside the 2025.1 version) under the full Wisconsin policy:
 
 1. per-case `PolicySet.evaluate` (full explanations: traces, sentences, citations), median and
@@ -111,7 +111,7 @@ def write_caseload(path: Path, cases: int, seed: int) -> float:
 
     import pyarrow.parquet as pq
 
-    from cspolicy.synthetic import generate
+    from cspolicy.caseload.synthetic import generate
 
     started = time.perf_counter()
     writer = None
@@ -135,7 +135,7 @@ def per_case(source: Path, count: int) -> dict[str, Any]:
     import polars as pl
 
     from cspolicy import load_policy
-    from cspolicy.caseload import frame_to_snapshots
+    from cspolicy.caseload.tables import frame_to_snapshots
 
     policy = load_policy(POLICY)
     cases = [c for c in frame_to_snapshots(pl.read_parquet(source, n_rows=count))]
@@ -219,7 +219,7 @@ def rete(source: Path, count: int) -> dict[str, Any]:
         return {"available": False, "why": f"benchmarks/rete_bench.py not importable: {exc}"}
     import polars as pl
 
-    from cspolicy.caseload import frame_to_snapshots
+    from cspolicy.caseload.tables import frame_to_snapshots
 
     cases = list(frame_to_snapshots(pl.read_parquet(source, n_rows=count)))
     try:

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cspolicy import Code, PolicyError, load_policy
-from cspolicy.analysis import check_policy
+from cspolicy.analysis.checks import check_policy
 from cspolicy.cli import main
 from cspolicy.diagnostics import Severity
+from cspolicy.engine.policy import PolicySet
 from cspolicy.expressions import Context
-from cspolicy.policy import PolicySet
 
 from helpers import FIXTURES, ROOT
 

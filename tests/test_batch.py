@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 
 from cspolicy import load_policy
-from cspolicy.caseload import RowError, read_snapshots, snapshots_to_frame
-from cspolicy.caseload_checks import check_table
+from cspolicy.caseload.checks import check_table
+from cspolicy.caseload.streaming import CaseloadEvaluator, evaluate_caseload
+from cspolicy.caseload.synthetic import generate
+from cspolicy.caseload.tables import RowError, read_snapshots, snapshots_to_frame
 from cspolicy.cli import main
-from cspolicy.snapshot import CaseSnapshot
-from cspolicy.streaming import CaseloadEvaluator, evaluate_caseload
-from cspolicy.synthetic import generate
+from cspolicy.engine.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "batch"
@@ -104,7 +104,7 @@ def test_bad_rows_are_error_rows_and_the_counts_reconcile(hostile_csv: Path, tmp
 
 
 def test_vectorized_validation_rejects_what_the_snapshot_model_rejects(hostile_csv: Path) -> None:
-    from cspolicy.caseload import read_table
+    from cspolicy.caseload.tables import read_table
 
     checked = check_table(read_table(hostile_csv))
     rejected_fast = set(checked.errors.get_column("row_number"))
@@ -229,10 +229,10 @@ def test_nested_junk_is_reported_not_raised() -> None:
 
 
 def test_versioned_run_decides_each_row_under_its_dates_version(tmp_path: Path) -> None:
-    from cspolicy.batch_reference import decision_rows
-    from cspolicy.batch_versions import evaluate_versioned_batches
+    from cspolicy.caseload.reference import decision_rows
+    from cspolicy.caseload.versions import evaluate_versioned_batches
     from cspolicy.diagnostics import CSPolicyError
-    from cspolicy.versions import PolicyVersions
+    from cspolicy.engine.versions import PolicyVersions
 
     # 30 days around Wisconsin 2025.1's start (13 January 2025), and some before any version
     table = generate(400, seed=8, start=dt.date(2024, 12, 30), days=30, states=("WI", "WI", "CA"))

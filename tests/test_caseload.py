@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cspolicy.caseload import (
+from cspolicy.caseload.tables import (
     SCHEMA,
     RowError,
     frame_to_snapshots,
@@ -18,7 +18,7 @@ from cspolicy.caseload import (
     snapshots_to_frame,
     write_csv,
 )
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.snapshot import CaseSnapshot
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "cases").glob("*.yaml"))
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from cspolicy import PolicyError, load_policy
-from cspolicy.evaluate import add_business_days
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.evaluate import add_business_days
+from cspolicy.engine.snapshot import CaseSnapshot
 
 RECORDS = Path(__file__).parent / "fixtures" / "records"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from cspolicy.authoring.coverage import Coverage, source_text
+from cspolicy.authoring.testing import run_tests
 from cspolicy.cli import main
-from cspolicy.coverage import Coverage, source_text
 from cspolicy.expressions import parse_expression
-from cspolicy.testing import run_tests
 
 AUTHORING = Path(__file__).parent / "fixtures" / "authoring"
 COVERAGE = AUTHORING / "coverage"

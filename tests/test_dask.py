@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from cspolicy import load_policy
-from cspolicy.streaming import evaluate_caseload
-from cspolicy.synthetic import generate
+from cspolicy.caseload.streaming import evaluate_caseload
+from cspolicy.caseload.synthetic import generate
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -28,7 +28,7 @@ def as_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_local_cluster_matches_single_process() -> None:
-    from cspolicy.dask import evaluate
+    from cspolicy.caseload.distributed import evaluate
 
     table = generate(3000, seed=21, states=("WI", "WI", "CA"))
     policy = load_policy(ROOT / "policies" / "wisconsin")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from cspolicy import CaseSnapshot, PolicyError, load_policy
-from cspolicy.versions import PolicyVersions
+from cspolicy.engine.versions import PolicyVersions
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "hostile"
@@ -46,7 +46,7 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 from cspolicy import CaseSnapshot, PolicyError, load_policy
-from cspolicy.versions import PolicyVersions
+from cspolicy.engine.versions import PolicyVersions
 fixture, broken, snapshot, cases = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
 out = {"fixture": load_policy(fixture).evaluate(snapshot).to_json()}
 wisconsin = PolicyVersions("policies/wisconsin")

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from cspolicy import load_policy
-from cspolicy.cli import main
-from cspolicy.diagrams import (
+from cspolicy.analysis.diagrams import (
     dot_graph,
     dot_ladder,
     dot_neighbourhood,
@@ -21,7 +20,8 @@ from cspolicy.diagrams import (
     mermaid_ladder,
     mermaid_neighbourhood,
 )
-from cspolicy.policy import PolicySet
+from cspolicy.cli import main
+from cspolicy.engine.policy import PolicySet
 
 from helpers import FIXTURES, ROOT
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cspolicy import load_policy
+from cspolicy.authoring.diff import diff_policies
 from cspolicy.cli import main
-from cspolicy.diff import diff_policies
 
 VERSIONED = Path(__file__).parent / "fixtures" / "authoring" / "versioned"
 

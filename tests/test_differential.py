@@ -19,10 +19,10 @@ import polars as pl
 import pytest
 
 from cspolicy import load_policy
-from cspolicy.batch import VectorPlan, plan_for
-from cspolicy.batch_reference import evaluate_reference
-from cspolicy.caseload_checks import check_table
-from cspolicy.synthetic import THRESHOLD_CENTS, generate
+from cspolicy.caseload.batch import VectorPlan, plan_for
+from cspolicy.caseload.checks import check_table
+from cspolicy.caseload.reference import evaluate_reference
+from cspolicy.caseload.synthetic import THRESHOLD_CENTS, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"

@@ -22,8 +22,8 @@ from cspolicy.diagnostics import Code
 from cspolicy.docs import fill_markers, generate_pages
 from cspolicy.docs.catalogue import PolicySetDocs, PolicyVersion, discover
 from cspolicy.docs.text import code, link, table, text
+from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.expressions import Renderer
-from cspolicy.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "docs"

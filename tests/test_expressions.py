@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cspolicy import Code, PolicyError, load_policy
+from cspolicy.engine.snapshot import FIELDS
 from cspolicy.expressions import (
     CheckError,
     Context,
@@ -20,7 +21,6 @@ from cspolicy.expressions import (
     compile_expression,
     parse_expression,
 )
-from cspolicy.snapshot import FIELDS
 
 from helpers import HEADER, write_policy
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from cspolicy import CaseSnapshot, Code, EvaluationError, PolicyError, PolicySet, SnapshotError, load_policy
 from cspolicy.diagnostics import Problem
+from cspolicy.engine.snapshot import FIELDS
 from cspolicy.expressions import (
     CheckError,
     Context,
@@ -32,7 +33,6 @@ from cspolicy.expressions import (
 )
 from cspolicy.expressions.closures import DivisionByZero
 from cspolicy.expressions.parser import parse_expression
-from cspolicy.snapshot import FIELDS
 
 from strategies import (
     ExpressionScope,
@@ -246,7 +246,7 @@ def test_random_snapshots_are_valid_or_name_each_bad_field(base_policy: PolicySe
 # -- back ends against the reference ---------------------------------------------------------------
 def _rete_available() -> bool:
     try:
-        from cspolicy import rete
+        from cspolicy.rete import backend as rete
 
         rete.durable_engine()
     except Exception:
@@ -273,15 +273,15 @@ def loaded(path: Path) -> PolicySet:
 
 
 def batch_rows(policy: PolicySet, cases: list[CaseSnapshot]) -> tuple[list[tuple[Any, ...]], set[int]]:
-    from cspolicy.caseload import snapshots_to_frame
-    from cspolicy.streaming import CaseloadEvaluator
+    from cspolicy.caseload.streaming import CaseloadEvaluator
+    from cspolicy.caseload.tables import snapshots_to_frame
 
     result = CaseloadEvaluator(policy).evaluate(snapshots_to_frame(cases))
     return _normal(result.decisions.to_dicts()), set(result.errors.get_column("row_number").to_list())
 
 
 def reference_rows(policy: PolicySet, cases: list[CaseSnapshot]) -> tuple[list[tuple[Any, ...]], set[int]]:
-    from cspolicy.batch_reference import decision_rows
+    from cspolicy.caseload.reference import decision_rows
 
     rows: list[dict[str, Any]] = []
     errors = set()

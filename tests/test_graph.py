@@ -12,9 +12,9 @@ import pytest
 
 from cspolicy import PolicyError, load_policy
 from cspolicy.cli import main
+from cspolicy.engine.graph import UnknownNode, derived_order, ladder, neighbourhood
+from cspolicy.engine.policy import PolicySet
 from cspolicy.expressions.nodes import Call, Name
-from cspolicy.graph import UnknownNode, derived_order, ladder, neighbourhood
-from cspolicy.policy import PolicySet
 
 from helpers import FIXTURES, ROOT
 

@@ -1,6 +1,6 @@
 """Hostile YAML: every attack is rejected with a located error, within 1 s and 200 MiB.
 
-Each limit of `cspolicy.yamlsource` is checked at the limit (accepted) and one past it
+Each limit of `cspolicy.source.yamlsource` is checked at the limit (accepted) and one past it
 (rejected). Attacks go through the public entry points (`load_policy`, `CaseSnapshot.from_file`)
 so the error a policy author sees is the one asserted. Time is measured without tracing and
 memory in a second, traced run (tracemalloc slows PyYAML several times over).
@@ -19,7 +19,7 @@ import pytest
 
 from cspolicy import CaseSnapshot, Code, PolicyError, SnapshotError, load_policy
 from cspolicy.diagnostics import Problem
-from cspolicy.yamlsource import (
+from cspolicy.source.yamlsource import (
     MAX_ALIASES,
     MAX_DEPTH,
     MAX_DOCUMENT_BYTES,
@@ -394,14 +394,14 @@ def test_hostile_snapshot_files(tmp_path: Path, body: str, code: Code) -> None:
     ids=["laughs", "aliases", "block-depth", "flow-depth", "scalar"],
 )
 def test_limits_hold_without_libyaml(monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
-    monkeypatch.setattr("cspolicy.yamlsource.WITH_LIBYAML", False)
+    monkeypatch.setattr("cspolicy.source.yamlsource.WITH_LIBYAML", False)
     problem = yaml_problem(text)
     assert problem.code is Code.YAML_LIMIT and message in problem.message
 
 
 def test_docs_state_the_limits_of_the_code() -> None:
-    from cspolicy import yamlsource
     from cspolicy.expressions import parser
+    from cspolicy.source import yamlsource
 
     security = (Path(__file__).parent.parent / "docs" / "security.md").read_text(encoding="utf-8")
     for module, name in [

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from cspolicy import load_policy
-from cspolicy.caseload import snapshots_to_frame, write_csv
+from cspolicy.authoring.impact import ImpactReport, count_rows, measure_impact, read_caseload
+from cspolicy.caseload.tables import snapshots_to_frame, write_csv
 from cspolicy.cli import main
-from cspolicy.impact import ImpactReport, count_rows, measure_impact, read_caseload
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).parent.parent
 VERSIONED = Path(__file__).parent / "fixtures" / "authoring" / "versioned"
@@ -182,7 +182,7 @@ def test_example_caseload_shows_the_wisconsin_et_change(capsys: pytest.CaptureFi
 
 
 def test_fast_outcome_agrees_with_the_explained_decision() -> None:
-    from cspolicy.impact import decide, outcome
+    from cspolicy.authoring.impact import decide, outcome
 
     cases = [c for c in read_caseload(ROOT / "examples" / "caseload.yaml") if isinstance(c, CaseSnapshot)]
     cases += [CaseSnapshot.parse(c) for c in CASES]

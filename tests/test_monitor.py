@@ -17,7 +17,7 @@ from cspolicy.diagnostics import Code, Location
 
 pytest.importorskip("durable.engine")
 
-from cspolicy.monitor import CaseMonitor, Change, MonitorError
+from cspolicy.rete.monitor import CaseMonitor, Change, MonitorError
 
 ROOT = Path(__file__).parent.parent
 MONITOR = Path(__file__).parent / "fixtures" / "rete" / "monitor"

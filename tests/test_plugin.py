@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cspolicy.testing import load_tests
+from cspolicy.authoring.testing import load_tests
 
 pytest_plugins = ["pytester"]
 

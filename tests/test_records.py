@@ -10,7 +10,7 @@ import pytest
 
 import cspolicy
 from cspolicy import CaseSnapshot, Decision, load_policy
-from cspolicy.records import (
+from cspolicy.engine.records import (
     PolicyTexts,
     ReplayMismatch,
     canonical_snapshot,

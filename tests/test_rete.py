@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cspolicy import CaseSnapshot, EvaluationError, load_policy
-from cspolicy.compiler import CompiledPolicy
+from cspolicy.engine.compiler import CompiledPolicy
+from cspolicy.engine.policy import PolicySet
 from cspolicy.expressions.types import Type
-from cspolicy.policy import PolicySet
 
 pytest.importorskip("durable.engine")
 
-from cspolicy import rete
+from cspolicy.rete import backend as rete
 
 ROOT = Path(__file__).parent.parent
 EDGE = Path(__file__).parent / "fixtures" / "rete" / "edge"

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from cspolicy.authoring.jsonschema import KINDS, json_schema, schema_file_name, schema_text
 from cspolicy.cli import main
-from cspolicy.schema import KINDS, json_schema, schema_file_name, schema_text
-from cspolicy.yamlsource import load_yaml_file
+from cspolicy.source.yamlsource import load_yaml_file
 
 ROOT = Path(__file__).parent.parent
 SCHEMA_DIR = ROOT / "schema"

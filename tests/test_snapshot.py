@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cspolicy import CaseSnapshot, SnapshotError
-from cspolicy.snapshot import NO_PAYMENT_DAYS
+from cspolicy.engine.snapshot import NO_PAYMENT_DAYS
 
 from helpers import FIXTURES
 

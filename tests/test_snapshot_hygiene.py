@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from cspolicy import CaseSnapshot, Code, SnapshotError, load_policy
-from cspolicy.caseload import flatten
-from cspolicy.streaming import CaseloadEvaluator, evaluate_caseload
+from cspolicy.caseload.streaming import CaseloadEvaluator, evaluate_caseload
+from cspolicy.caseload.tables import flatten
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hostile"
 VALID: dict[str, Any] = {

@@ -206,7 +206,7 @@ def test_shipped_sets_replay_identically_from_the_store(tmp_path: Path, policy_s
     """Every example case the set accepts, under the version in force on its date (parents
     chosen by date too), saved and replayed from the stored texts alone."""
     from cspolicy import CaseSnapshot, CSPolicyError
-    from cspolicy.versions import PolicyVersions
+    from cspolicy.engine.versions import PolicyVersions
 
     root = Path(__file__).parent.parent
     versions = PolicyVersions(root / "policies" / policy_set)

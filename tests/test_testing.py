@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cspolicy.authoring.testing import compare, load_tests, run_tests, same_value
 from cspolicy.cli import main
-from cspolicy.testing import compare, load_tests, run_tests, same_value
 
 AUTHORING = Path(__file__).parent / "fixtures" / "authoring"
 FAILING = AUTHORING / "failing" / "wrong.test.yaml"
@@ -99,8 +99,8 @@ def test_output_mismatch_names_both_values(tmp_path: Path) -> None:
 def test_waiting_and_only_expectations_are_checked() -> None:
     tests = load_tests(AUTHORING / "coverage" / "policy.test.yaml")
     assert len(tests.model.cases) == 2
-    from cspolicy.testing import Expectation
-    from cspolicy.versions import PolicyVersions
+    from cspolicy.authoring.testing import Expectation
+    from cspolicy.engine.versions import PolicyVersions
 
     decision = PolicyVersions(AUTHORING / "coverage").evaluate(
         {

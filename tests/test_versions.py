@@ -9,8 +9,8 @@ import pytest
 
 from cspolicy import load_policy
 from cspolicy.diagnostics import Code, EvaluationError, PolicyError
-from cspolicy.loading import select_version
-from cspolicy.versions import PolicyVersions, load_spec, split_spec
+from cspolicy.engine.versions import PolicyVersions, load_spec, split_spec
+from cspolicy.source.loading import select_version
 
 VERSIONED = Path(__file__).parent / "fixtures" / "authoring" / "versioned"
 

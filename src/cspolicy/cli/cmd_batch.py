@@ -8,12 +8,18 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cspolicy.batch import BatchSummary
-from cspolicy.batch_versions import VersionedEvaluator, as_of_days
+from cspolicy.caseload.batch import BatchSummary
+from cspolicy.caseload.streaming import (
+    DEFAULT_BATCH_SIZE,
+    count_rows,
+    errors_path_for,
+    evaluate_batches,
+    stream,
+)
+from cspolicy.caseload.versions import VersionedEvaluator, as_of_days
 from cspolicy.cli.output import console, errors, print_error
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.policy import load_policy
-from cspolicy.streaming import DEFAULT_BATCH_SIZE, count_rows, errors_path_for, evaluate_batches, stream
+from cspolicy.engine.policy import load_policy
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

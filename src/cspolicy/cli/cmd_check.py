@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cspolicy.analysis import check_policy
+from cspolicy.analysis.checks import check_policy
 from cspolicy.cli.output import console, print_problems, write_json
 from cspolicy.diagnostics import PolicyError, Problem, Severity
-from cspolicy.loading import policy_files
-from cspolicy.policy import load_policy
+from cspolicy.engine.policy import load_policy
+from cspolicy.source.loading import policy_files
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from cspolicy.monitor import CaseMonitor, MonitorError
+    from cspolicy.rete.monitor import CaseMonitor, MonitorError
 
     refused = 0
     try:

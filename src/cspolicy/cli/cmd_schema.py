@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cspolicy.authoring.jsonschema import KINDS, schema_text, write_schemas
 from cspolicy.cli.output import console, errors
-from cspolicy.schema import KINDS, schema_text, write_schemas
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

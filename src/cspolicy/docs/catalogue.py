@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cspolicy import diagrams
-from cspolicy.compiler import CompiledDerived, CompiledParameter, CompiledPolicy, CompiledRule
-from cspolicy.decision import CitationOut
+from cspolicy.analysis import diagrams
 from cspolicy.diagnostics import PolicyError
 from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text, titled
-from cspolicy.documents import RuleKind
+from cspolicy.engine.compiler import CompiledDerived, CompiledParameter, CompiledPolicy, CompiledRule
+from cspolicy.engine.decision import CitationOut
+from cspolicy.engine.policy import PolicySet, load_policy
 from cspolicy.expressions import Renderer
 from cspolicy.expressions.render import format_value
-from cspolicy.loading import version_directories
-from cspolicy.policy import PolicySet, load_policy
+from cspolicy.source.documents import RuleKind
+from cspolicy.source.loading import version_directories
 
 KIND_ORDER = [
     RuleKind.AUTOMATIC,

@@ -204,8 +204,8 @@ def _limits(module: object, names: dict[str, str]) -> str:
 
 def describe(code: Code) -> tuple[str, str]:
     """What a code means and how to fix it; codes added later read from their names until described."""
-    from cspolicy import yamlsource
     from cspolicy.expressions import parser
+    from cspolicy.source import yamlsource
 
     if code is Code.YAML_LIMIT:
         meaning, fix = DESCRIPTIONS[code]

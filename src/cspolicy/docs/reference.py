@@ -8,14 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cspolicy.authoring.testing import TestFile
 from cspolicy.diagnostics import Code
 from cspolicy.docs.catalogue import PolicySetDocs
 from cspolicy.docs.codes import describe
 from cspolicy.docs.text import code, fenced, prose, slug, table, text
-from cspolicy.documents import PolicyFile
+from cspolicy.engine.snapshot import FIELDS, CaseSnapshot
 from cspolicy.expressions.parser import FUNCTIONS
-from cspolicy.snapshot import FIELDS, CaseSnapshot
-from cspolicy.testing import TestFile
+from cspolicy.source.documents import PolicyFile
 
 # The shared action vocabulary (DESIGN.md) plus the codes the shipped policies added.
 ACTION_MEANINGS = {
@@ -286,7 +286,7 @@ def yaml_excerpt(file: str, line: int, column: int) -> str:
 
 def authoring_examples(root: Path) -> dict[str, str]:
     """Marker name → a real parameter and rule quoted from the shipped federal policy, if present."""
-    from cspolicy.policy import load_policy
+    from cspolicy.engine.policy import load_policy
 
     examples = {"example-parameter": "", "example-rule": ""}
     federal = root / "policies" / "federal"
@@ -305,24 +305,24 @@ def authoring_examples(root: Path) -> dict[str, str]:
 
 # Public entry points outside `cspolicy.__all__` (module, names); missing ones are left out.
 API_MODULES = [
-    ("cspolicy.versions", ["PolicyVersions"]),
-    ("cspolicy.streaming", ["evaluate_caseload", "evaluate_batches"]),
-    ("cspolicy.batch", ["BatchResult", "BatchSummary"]),
-    ("cspolicy.dask", ["evaluate"]),
-    ("cspolicy.diagrams", ["mermaid_neighbourhood", "mermaid_ladder"]),
+    ("cspolicy.engine.versions", ["PolicyVersions"]),
+    ("cspolicy.caseload.streaming", ["evaluate_caseload", "evaluate_batches"]),
+    ("cspolicy.caseload.batch", ["BatchResult", "BatchSummary"]),
+    ("cspolicy.caseload.distributed", ["evaluate"]),
+    ("cspolicy.analysis.diagrams", ["mermaid_neighbourhood", "mermaid_ladder"]),
 ]
 
 
 API_TITLES = {
-    "cspolicy.policy": "Loading and evaluating",
-    "cspolicy.versions": "Dated versions",
-    "cspolicy.snapshot": "Case snapshots",
-    "cspolicy.decision": "Decisions",
+    "cspolicy.engine.policy": "Loading and evaluating",
+    "cspolicy.engine.versions": "Dated versions",
+    "cspolicy.engine.snapshot": "Case snapshots",
+    "cspolicy.engine.decision": "Decisions",
     "cspolicy.diagnostics": "Errors and problems",
-    "cspolicy.streaming": "Caseloads",
-    "cspolicy.batch": "Caseload results",
-    "cspolicy.dask": "Dask",
-    "cspolicy.diagrams": "Diagrams",
+    "cspolicy.caseload.streaming": "Caseloads",
+    "cspolicy.caseload.batch": "Caseload results",
+    "cspolicy.caseload.distributed": "Dask",
+    "cspolicy.analysis.diagrams": "Diagrams",
 }
 
 

@@ -6,7 +6,6 @@ import difflib
 from dataclasses import dataclass, field
 
 from cspolicy.diagnostics import Code
-from cspolicy.documents import ACTION_CODE
 from cspolicy.expressions.nodes import (
     Binary,
     BoolOp,
@@ -20,6 +19,7 @@ from cspolicy.expressions.nodes import (
     Unary,
 )
 from cspolicy.expressions.types import FieldSpec, Type
+from cspolicy.source.documents import ACTION_CODE
 
 
 class CheckError(Exception):

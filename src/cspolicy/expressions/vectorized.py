@@ -39,7 +39,7 @@ from cspolicy.expressions.nodes import (
 from cspolicy.expressions.render import Renderer
 from cspolicy.expressions.types import Type
 
-MONEY_SCALE = 2  # money columns of a caseload are whole cents (cspolicy.caseload.MONEY)
+MONEY_SCALE = 2  # money columns of a caseload are whole cents (cspolicy.caseload.tables.MONEY)
 
 WHOLE = pl.Decimal(38, 0)
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}

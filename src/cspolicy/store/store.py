@@ -22,10 +22,10 @@ from sqlalchemy import Engine, and_, create_engine, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from cspolicy.compiler import CompiledPolicy
-from cspolicy.decision import Decision
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.records import (
+from cspolicy.engine.compiler import CompiledPolicy
+from cspolicy.engine.decision import Decision
+from cspolicy.engine.records import (
     DecisionRecord,
     PolicyTexts,
     ReplayMismatch,
@@ -36,7 +36,7 @@ from cspolicy.records import (
     replay,
     snapshot_from_canonical,
 )
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.store.schema import decision_actions, decisions, policies, policy_files, snapshots
 from cspolicy.store.sql import (
     BATCH,
