@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_BASE): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[service]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
@@ -33,6 +33,7 @@ test: $(STAMP_DEV) browser $(MERMAID_JS) lint typecheck pytest policy-tests docs
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests $(wildcard benchmarks)
 	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
@@ -91,4 +92,4 @@ pg-available:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    { apt-get install -y -q postgresql >/dev/null 2>&1 || \
 	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1; }; }; } || \
-	  echo "PostgreSQL is not installed: tests/test_store_postgres.py will be skipped"
+	  echo "PostgreSQL is not installed: tests/store/test_store_postgres.py will be skipped"

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cspolicy import load_policy
-from cspolicy.authoring.impact import measure_impact, read_caseload
+from cspolicy.caseload.impact import measure_impact, read_caseload
 from cspolicy.engine.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -34,10 +34,9 @@ from cspolicy.analysis.satisfiability import (
     disjunction,
     satisfiable,
 )
-from cspolicy.diagnostics import Code, Location, Problem, Severity
+from cspolicy.diagnostics import Code, Location, Problem, Severity, suggest
 from cspolicy.engine.compiler import CompiledCondition, CompiledExpression, CompiledPolicy, CompiledRule
 from cspolicy.engine.graph import HISTORY_FUNCTIONS, node_id
-from cspolicy.expressions.checker import suggest
 from cspolicy.expressions.nodes import Call, Literal, Name, Node
 from cspolicy.expressions.render import format_value
 

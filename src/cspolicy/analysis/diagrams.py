@@ -46,7 +46,7 @@ _STYLES = {
     "rule": "fill:#e9f7ef,stroke:#2e8b57",
     "hold": "fill:#fdecea,stroke:#c0392b",
     "action": "fill:#f3e8fd,stroke:#7d3c98",
-    "source": "fill:#ffffff,stroke:#999999",
+    "source": "fill:#ffffff,stroke:#999",
 }
 # Mermaid arrow and word for each edge kind; arrows drawn in decision-flow order (see above).
 _ARROWS = {"reads": "-->", "requires": "==>", "holds": "-.->", "produces": "-->", "cites": "-.->"}

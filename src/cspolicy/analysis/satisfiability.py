@@ -21,6 +21,7 @@ only "not proven impossible". A step budget bounds the search; running out answe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping
@@ -396,7 +397,16 @@ def term_key(node: Node) -> str:
         return f"{node.function}({term_key(node.collection)}, {term_key(node.predicate)})"
     if isinstance(node, Call):
         return f"{node.function}({', '.join(term_key(a) for a in node.args)})"
-    return f"<{type(node).__name__}>"
+    # Any other node (aggregates, conditionals, None tests, keyed parameters): its kind, its
+    # own attributes and its children, so that two different terms never share a key.
+    attributes = [
+        repr(getattr(node, f.name))
+        for f in dataclasses.fields(node)
+        if f.name not in ("line", "column", "type", "spec")
+        and not isinstance(getattr(node, f.name), Node | type(None))
+    ]
+    children = [term_key(child) for child in node.children()]
+    return f"<{type(node).__name__} {' '.join(attributes)} ({', '.join(children)})>"
 
 
 class _OutOfBudget(Exception):

@@ -23,12 +23,16 @@ from cspolicy.engine.decision import Decision
 from cspolicy.expressions import Context, DivisionByZero, Type, compile_expression
 from cspolicy.expressions.closures import Fn
 from cspolicy.expressions.nodes import (
+    Aggregate,
     Binary,
     BoolOp,
     Call,
     Compare,
+    Conditional,
     Literal,
+    Lookup,
     Membership,
+    Missing,
     Name,
     Node,
     Quantifier,
@@ -131,7 +135,7 @@ class _Site:
     left: Fn
     right: Fn
     fn: Fn
-    quantifiers: list[Quantifier]
+    quantifiers: list[Quantifier | Aggregate]
 
 
 @dataclass
@@ -216,9 +220,9 @@ class Coverage:
     # -- recording test outcomes --------------------------------------------------------------
     def record(self, decision: Decision) -> None:
         """Tally the outcome of every rule and comparison for one evaluated test case."""
-        run = decision._run
-        if run is None:
+        if not decision.evaluated:
             return
+        run = decision.outcome
         policy = run.policy
         self.include(policy)
         keys = self._rule_keys[policy.digest]
@@ -303,7 +307,9 @@ def file_name(file: str) -> str:
         return str(path)
 
 
-def _comparisons(node: Node, quantifiers: list[Quantifier]) -> Iterator[tuple[Compare, list[Quantifier]]]:
+def _comparisons(
+    node: Node, quantifiers: list[Quantifier | Aggregate]
+) -> Iterator[tuple[Compare, list[Quantifier | Aggregate]]]:
     """Every numeric or date comparison under `node`, with the quantifiers around it."""
     if isinstance(node, Compare) and (
         node.left.type.numeric or node.right.type.numeric or Type.DATE in (node.left.type, node.right.type)
@@ -311,6 +317,10 @@ def _comparisons(node: Node, quantifiers: list[Quantifier]) -> Iterator[tuple[Co
         yield node, quantifiers
     if isinstance(node, Quantifier):
         yield from _comparisons(node.predicate, [*quantifiers, node])
+        return
+    if isinstance(node, Aggregate):  # its condition is judged on every item, as any_of's
+        if node.predicate is not None:
+            yield from _comparisons(node.predicate, [*quantifiers, node])
         return
     for child in node.children():
         yield from _comparisons(child, quantifiers)
@@ -326,7 +336,9 @@ def _observe(site: _Site, context: Context) -> None:
             site.tally.on_boundary += 1
 
 
-def _outcomes(site: _Site, context: Context, quantifiers: list[Quantifier]) -> Iterator[tuple[Any, bool]]:
+def _outcomes(
+    site: _Site, context: Context, quantifiers: list[Quantifier | Aggregate]
+) -> Iterator[tuple[Any, bool]]:
     if quantifiers:
         collection = quantifiers[0].collection
         if collection.kind == "item":
@@ -383,16 +395,28 @@ def source_text(node: Node) -> str:
         return f"{node.function}({node.collection.path}, {source_text(node.predicate)})"
     if isinstance(node, Call):
         return f"{node.function}({', '.join(source_text(a) for a in node.args)})"
+    if isinstance(node, Aggregate):
+        condition = "" if node.predicate is None else f", {source_text(node.predicate)}"
+        return f"{node.function}({node.collection.path}, {node.field.path}{condition})"
+    if isinstance(node, Conditional):
+        parts = (_operand(node.then, 1), source_text(node.test), _operand(node.otherwise, 1))
+        return "{} if {} else {}".format(*parts)
+    if isinstance(node, Missing):
+        return f"{_operand(node.operand, 5)} {'!=' if node.negated else '=='} None"
+    if isinstance(node, Lookup):
+        return f"{node.param.path}[{source_text(node.key)}]"
     return type(node).__name__
 
 
 def _precedence(node: Node) -> int:
     """Python's binding strength of a node (higher binds tighter)."""
+    if isinstance(node, Conditional):
+        return 0
     if isinstance(node, BoolOp):
         return 1 if node.op == "or" else 2
     if isinstance(node, Unary):
         return 3 if node.op == "not" else 7
-    if isinstance(node, Compare | Membership):
+    if isinstance(node, Compare | Membership | Missing):
         return 4
     if isinstance(node, Binary):
         return 5 if node.op in ("+", "-") else 6

@@ -1,4 +1,4 @@
-"""JSON Schemas of the YAML documents (policy, snapshot, test), generated from the pydantic models.
+"""JSON Schemas of the YAML documents (policy, snapshot, test, case schema), generated from the pydantic models.
 
 Editors (through the `yaml-language-server` modeline) validate and autocomplete with them as an
 author types. The models accept a few shorthands through "before" validators (`when: one
@@ -16,15 +16,23 @@ from typing import Any
 from pydantic import BaseModel
 
 from cspolicy.authoring.testing import TestFile
+from cspolicy.engine.caseschema import CaseSchema
 from cspolicy.engine.snapshot import CaseSnapshot
+from cspolicy.source.caseschema import CaseSchemaFile, FieldDoc
 from cspolicy.source.documents import PolicyFile
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-KINDS: dict[str, type[BaseModel]] = {"policy": PolicyFile, "snapshot": CaseSnapshot, "test": TestFile}
+KINDS: dict[str, type[BaseModel]] = {
+    "policy": PolicyFile,
+    "snapshot": CaseSnapshot,  # the default case schema's model, child-support/v1
+    "test": TestFile,
+    "case-schema": CaseSchemaFile,
+}
 TITLES = {
     "policy": "cspolicy policy file",
     "snapshot": "cspolicy case snapshot (v1)",
     "test": "cspolicy YAML policy test file (*.test.yaml)",
+    "case-schema": "cspolicy case schema (the fields and derived facts of a case)",
 }
 
 
@@ -41,7 +49,44 @@ def json_schema(kind: str) -> dict[str, Any]:
     schema = _with_shorthands(schema)
     if kind == "test":
         _embed_snapshot(schema)
+    if kind == "case-schema":
+        _field_tree(schema)
     return {"$schema": DRAFT, "$id": schema_file_name(kind), **schema, "title": TITLES[kind]}
+
+
+def snapshot_schema(case_schema: CaseSchema) -> dict[str, Any]:
+    """The JSON Schema of the snapshots of one case schema (what `schema snapshot --policy` writes)."""
+    schema = case_schema.json_schema()
+    title = f"cspolicy case snapshot ({case_schema.id} v{case_schema.version})"
+    return {
+        "$schema": DRAFT,
+        "$id": f"{case_schema.id.replace('/', '-')}-v{case_schema.version}.snapshot.schema.json",
+        **schema,
+        "title": title,
+    }
+
+
+def _field_tree(schema: dict[str, Any]) -> None:
+    """`fields:` nests groups of field specs: a mapping whose `type` is text is a field spec."""
+    field_doc = FieldDoc.model_json_schema(by_alias=True, mode="validation")
+    defs = schema.setdefault("$defs", {})
+    for name, definition in field_doc.pop("$defs", {}).items():
+        defs.setdefault(name, definition)
+    if "$ref" not in field_doc:  # a self-referencing model is all in $defs already
+        defs["FieldDoc"] = field_doc
+    entry = {
+        "if": {"type": "object", "properties": {"type": {"type": "string"}}, "required": ["type"]},
+        "then": {"$ref": "#/$defs/FieldDoc"},
+        "else": {"$ref": "#/$defs/FieldGroup"},
+    }
+    defs["FieldEntry"] = entry
+    defs["FieldGroup"] = {
+        "type": "object",
+        "description": "A group of fields (a mapping whose `type` is not text)",
+        "additionalProperties": {"$ref": "#/$defs/FieldEntry"},
+    }
+    described = _described(schema["properties"]["fields"])
+    schema["properties"]["fields"] = {"$ref": "#/$defs/FieldGroup", **described}
 
 
 def schema_text(kind: str) -> str:

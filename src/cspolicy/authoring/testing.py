@@ -163,7 +163,7 @@ def compare(expect: Expectation, decision: Decision) -> list[str]:
     recommended = {a.action: a for a in decision.actions}
     held = {h.action: h for h in decision.held}
     waiting = {w.action: w for w in decision.waiting}
-    run = decision._run
+    run = decision.outcome if decision.evaluated else None
     for code in expect.actions:
         if code in recommended:
             continue
@@ -173,7 +173,7 @@ def compare(expect: Expectation, decision: Decision) -> list[str]:
         elif code in waiting:
             detail = f": waiting for {', '.join(waiting[code].waiting_for)}"
         elif run is not None:
-            reasons = [run.why_not(r).text for r, c in run.policy.rules.items() if c.rule.action == code]
+            reasons = [decision.why_not(r).text for r, c in run.policy.rules.items() if c.rule.action == code]
             detail = ": " + (" | ".join(reasons) if reasons else "no rule of this policy produces it")
         failures.append(f"expected action {code} but it was not recommended{detail}")
     for code in expect.absent:

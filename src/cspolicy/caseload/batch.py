@@ -1,96 +1,65 @@
 """Caseload evaluation: a whole table at once with polars, agreeing exactly with `PolicySet.evaluate`.
 
-The result is a long decisions table, one row per (case, rule whose action is recommended, held
-or waiting), plus an errors table with one row per case that could not be decided (invalid
-row, division by zero reached, no parameter value, date outside the policy's version). Nothing
-is dropped: rows in = cases decided + error rows (`BatchSummary.reconciles`).
-
-Decisions columns: `row_number` (1-based row of the input), `case_id`, `as_of`, `action`,
-`rule`, `kind`, `status` (recommended | held | waiting), `held_by`, `waiting_for`, `priority`,
-`due_by`, `overdue`, and `outputs.NAME` for each output the policy computes (null unless
-recommended). Rows are ordered like `Decision`: per case, recommended actions by priority, then
-held, then waiting, each in policy order.
+`VectorPlan` compiles a policy to polars expressions: the facts every rule reads (derived facts,
+parameter values by `as_of`, dates actions were taken, derived values), each rule's conditions,
+holds, waits, outputs and due dates, and the first error each row meets. The result is the long
+decisions table that `cspolicy.caseload.results` assembles, plus an errors table with one row per
+case that could not be decided (invalid row, division by zero reached, no parameter value, date
+outside the policy's version). Nothing is dropped: rows in = cases decided + error rows
+(`BatchSummary.reconciles`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from cspolicy.caseload.checks import ERROR_SCHEMA, ROW
+from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, BatchSummary, long_table, wide_table
 from cspolicy.caseload.tables import MONEY
-from cspolicy.diagnostics import Code
+from cspolicy.diagnostics import Code, Location
 from cspolicy.engine.compiler import CompiledExpression
-from cspolicy.engine.snapshot import NO_PAYMENT_DAYS, CaseSnapshot
+from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.expressions import Renderer, Type
 from cspolicy.expressions.vectorized import NotVectorizable, Vector, VectorCompiler, reached
+from cspolicy.source.vocabulary import TAKEN_STATUSES
 
 if TYPE_CHECKING:
     from cspolicy.engine.policy import PolicySet
 
-STATUSES = ("recommended", "held", "waiting")
-TAKEN_STATUSES = ["sent", "completed"]
-BASE_SCHEMA: dict[str, pl.DataType] = {
-    "row_number": pl.Int64(),
-    "case_id": pl.String(),
-    "as_of": pl.Date(),
-    "action": pl.String(),
-    "rule": pl.String(),
-    "kind": pl.String(),
-    "status": pl.String(),
-    "held_by": pl.String(),
-    "waiting_for": pl.List(pl.String()),
-    "priority": pl.Int64(),
-    "due_by": pl.Date(),
-    "overdue": pl.Boolean(),
-}
+__all__ = [  # BASE_SCHEMA, BatchResult and BatchSummary are defined in `results`, importable here too
+    "BASE_SCHEMA",
+    "BatchResult",
+    "BatchSummary",
+    "VectorPlan",
+    "plan_for",
+    "round_cents",
+    "snapshot_table",
+]
 
 
-@dataclass
-class BatchResult:
-    """Decisions and error rows of one evaluated table."""
+class Refused(NotVectorizable):
+    """A policy the vectorized plan cannot take: which rule or derived value, why, and where."""
 
-    decisions: pl.DataFrame
-    errors: pl.DataFrame
-    rows: int
-
-    @property
-    def decided(self) -> int:
-        return self.rows - self.errors.height
+    def __init__(self, message: str, location: Location) -> None:
+        super().__init__(message)
+        self.location = location
 
 
-@dataclass
-class BatchSummary:
-    """What a caseload run did: rows read, cases decided, error rows, actions by code, time."""
+_NO_VALUE = " has no value in force on "  # a parameter's error message (vectorized._name)
 
-    rows: int = 0
-    decided: int = 0
-    errors: int = 0
-    actions: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-    mode: str = "vectorized"
 
-    @property
-    def reconciles(self) -> bool:
-        """rows in = cases decided + error rows."""
-        return self.rows == self.decided + self.errors
-
-    @property
-    def cases_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
-
-    def add(self, result: BatchResult) -> None:
-        self.rows += result.rows
-        self.decided += result.decided
-        self.errors += result.errors.height
-        recommended = result.decisions.filter(pl.col("status") == "recommended")
-        for action, count in recommended.group_by("action").len().iter_rows():
-            self.actions[action] += count
+def _is_parameter_gap(message: pl.Expr) -> bool:
+    """Whether an error message is a parameter's "no value in force" (the reference locates it
+    at the expression without naming the rule)."""
+    try:
+        return _NO_VALUE in message.meta.serialize(format="json")
+    except Exception:  # a message that cannot be serialized is not one
+        return False
 
 
 class VectorPlan:
@@ -104,11 +73,24 @@ class VectorPlan:
             for name, p in compiled.parameters.items()
             if p.values and all(isinstance(v.value, Decimal) for v in p.values)
         }
-        self.compiler = VectorCompiler(Renderer(compiled.labels), self.param_scales)
+        keyed = {  # tables by key, looked up per row (`params.NAME[key]`), not a column
+            name: [(v.start, v.end, v.value) for v in p.values]
+            for name, p in compiled.parameters.items()
+            if p.keyed
+        }
+        self.compiler = VectorCompiler(Renderer(compiled.labels), self.param_scales, keyed)
         self.derived: list[tuple[str, Vector]] = []
         for name, derived in compiled.derived.items():  # in dependency order
-            vector = self.compiler.compile(derived.expression.node)
+            try:
+                vector = self.compiler.compile(derived.expression.node)
+            except NotVectorizable as exc:
+                raise Refused(
+                    f"derived value {name!r} (`{derived.expression.text}`): {exc}",
+                    derived.expression.location,
+                ) from None
             self.compiler.derived_scales[name] = vector.scale
+            if vector.den is not None:  # a quotient: numerator and denominator columns
+                self.compiler.derived_ratios[name] = (vector.den_scale, vector.rounds)
             self.derived.append((name, vector))
         self.rules = {rule_id: self._rule(rule_id) for rule_id in policy.order}
         for rule in compiled.rules.values():
@@ -116,6 +98,7 @@ class VectorPlan:
                 self.compiler.taken_codes.add(compiled.rules[required].rule.action or "")
         self.output_names = sorted({name for rule in compiled.rules.values() for name in rule.outputs})
         self.schema = self.evaluate(_empty_valid()).decisions.schema
+        self.wide_schema = self.evaluate(_empty_valid(), layout="wide").decisions.schema
 
     def _rule(self, rule_id: str) -> dict[str, Any]:
         rule = self.policy.compiled.rules[rule_id]
@@ -132,18 +115,32 @@ class VectorPlan:
     def _output(self, expression: CompiledExpression, rule_id: str) -> Vector:
         """An output; money is rounded half up to the cent, as the reference does."""
         vector = self._condition(expression, rule_id)
+        if vector.den is not None:
+            raise Refused(
+                f"rule {rule_id!r}: an output computed from a quotient (the reference rounds it to "
+                f"28 significant digits): `{expression.text}`",
+                expression.location,
+            )
         if expression.node.type is Type.MONEY:
             return Vector(round_cents(vector.value), vector.errors)
         return vector
 
     def _condition(self, expression: CompiledExpression, rule_id: str) -> Vector:
-        vector = self.compiler.compile(expression.node)
+        try:
+            vector = self.compiler.compile(expression.node)
+        except Refused:
+            raise
+        except NotVectorizable as exc:
+            raise Refused(f"rule {rule_id!r} (`{expression.text}`): {exc}", expression.location) from None
         where = f"{expression.location}: rule {rule_id!r}: "
+        located = f"{expression.location}: "
         errors = [
-            (condition, pl.format("{}{} in `{}`", pl.lit(where), message, pl.lit(expression.text)))
+            (condition, pl.format("{}{}", pl.lit(located), message))
+            if _is_parameter_gap(message)  # the reference names no rule for a parameter gap
+            else (condition, pl.format("{}{} in `{}`", pl.lit(where), message, pl.lit(expression.text)))
             for condition, message in vector.errors
         ]
-        return Vector(vector.value, errors)
+        return replace(vector, errors=errors)
 
     # -- columns every rule reads ---------------------------------------------------------------
     def facts(self, frame: pl.DataFrame) -> pl.LazyFrame:
@@ -172,12 +169,14 @@ class VectorPlan:
             .otherwise(pl.max_horizontal(last_date + dt.timedelta(days=1), established))
             .alias("arrears.delinquent_since"),
             last_date.alias("payments.last_date"),
-            (-last_offset).cast(pl.Int64).fill_null(NO_PAYMENT_DAYS).alias("payments.days_since_last"),
+            (-last_offset).cast(pl.Int64).alias("payments.days_since_last"),
             ((received * this_month * family * cents).list.sum().cast(pl.Decimal(38, 0)) * Decimal("0.01"))
             .cast(MONEY)
             .alias("payments.to_family_arrears_in_period"),
         ]
         for name, parameter in self.policy.compiled.parameters.items():
+            if parameter.keyed:
+                continue  # looked up by the compiled expressions themselves
             value: Any = None
             for dated in parameter.values:
                 inside = pl.col("as_of") >= dated.start
@@ -188,9 +187,14 @@ class VectorPlan:
             columns.append((pl.lit(None) if value is None else value.otherwise(None)).alias(f"params.{name}"))
         lazy = self._taken(frame, frame.lazy().with_columns(columns))
         for name, vector in self.derived:  # in dependency order: one may read another
+            ratio = []
+            if vector.den is not None:
+                assert vector.err is not None
+                ratio = [vector.den.alias(f"derived_den.{name}"), vector.err.alias(f"derived_err.{name}")]
             lazy = lazy.with_columns(
                 vector.value.alias(f"derived.{name}"),
                 _first_error(vector.errors).alias(f"derived_error.{name}"),
+                *ratio,
             )
         return lazy
 
@@ -203,7 +207,7 @@ class VectorPlan:
             frame.select(ROW, pl.col("enforcement"))
             .explode("enforcement")
             .unnest("enforcement")
-            .filter(pl.col("action").is_in(codes) & pl.col("status").is_in(TAKEN_STATUSES))
+            .filter(pl.col("action").is_in(codes) & pl.col("status").is_in(list(TAKEN_STATUSES)))
             .group_by(ROW, "action")
             .agg(pl.col("date").max())
         )
@@ -222,8 +226,10 @@ class VectorPlan:
         return lazy.with_columns(columns)
 
     # -- evaluation ---------------------------------------------------------------------------
-    def evaluate(self, valid: pl.DataFrame) -> BatchResult:
-        """Decide every row of a validated table (canonical schema plus `__row`)."""
+    def evaluate(self, valid: pl.DataFrame, layout: str = "long") -> BatchResult:
+        """Decide every row of a validated table (canonical schema plus `__row`), in the long
+        or the wide decisions layout. Rows a quotient comparison leaves within the reference's
+        rounding (`VectorCompiler.rechecks`, almost never) are decided by the reference."""
         policy = self.policy
         compiled = policy.compiled
         frame = self.facts(valid)
@@ -278,14 +284,38 @@ class VectorPlan:
             if errors
             else pl.lit(None, dtype=pl.Int32)
         )
-        frame = frame.with_columns(*outputs, first.alias("__error")).collect(engine="in-memory").lazy()
+        rechecks = self.compiler.rechecks
+        recheck = pl.any_horizontal(rechecks) if rechecks else pl.lit(False)
+        frame = (
+            frame.with_columns(*outputs, first.alias("__error"), recheck.alias("__recheck"))
+            .collect(engine="in-memory")
+            .lazy()
+        )
         message = pl.coalesce([pl.when(pl.col("__error") == i).then(m) for i, (_, m) in enumerate(errors)])
-        failed = frame.filter(pl.col("__error").is_not_null()).select(
+        vectorized = frame.filter(~pl.col("__recheck"))
+        failed = vectorized.filter(pl.col("__error").is_not_null()).select(
             pl.col(ROW).alias("row_number"), pl.col("case_id"), message.cast(pl.String).alias("reason")
         )
-        decisions = self._long(frame.filter(pl.col("__error").is_null()))
-        decided, error_rows = pl.collect_all([decisions, failed], engine="in-memory")
-        return BatchResult(decided, error_rows.cast(ERROR_SCHEMA), valid.height)  # type: ignore[arg-type]
+        good = vectorized.filter(pl.col("__error").is_null())
+        if layout == "wide":
+            decisions = wide_table(compiled, self.output_names, good)
+        else:
+            decisions = long_table(compiled, self.output_names, good)
+        rows = frame.filter(pl.col("__recheck")).select(ROW)
+        decided, error_rows, again = pl.collect_all([decisions, failed, rows], engine="in-memory")
+        result = BatchResult(decided, error_rows.cast(ERROR_SCHEMA), valid.height)  # type: ignore[arg-type]
+        if again.height:
+            result = self._recheck(valid.join(again, on=ROW, how="semi"), result, layout)
+        return result
+
+    def _recheck(self, rows: pl.DataFrame, result: BatchResult, layout: str) -> BatchResult:
+        """Decide `rows` with the reference evaluator and merge them into `result` in row order."""
+        from cspolicy.caseload.reference import evaluate_reference
+
+        exact = evaluate_reference(self.policy, rows, layout=layout, schema=result.decisions.schema)
+        decisions = pl.concat([result.decisions, exact.decisions]).sort("row_number", maintain_order=True)
+        errors = pl.concat([result.errors, exact.errors]).sort("row_number")
+        return BatchResult(decisions, errors, result.rows, rechecked=rows.height)
 
     def _holds(self) -> dict[str, pl.Expr]:
         """held_by per rule, settled in graph order exactly as the reference does."""
@@ -325,113 +355,6 @@ class VectorPlan:
             .then(pl.lit("waiting"))
             .otherwise(pl.lit("recommended"))
         )
-
-    def _position(self, rule_id: str, status: pl.Expr) -> pl.Expr:
-        """Where a rule's row goes within its case, as in Decision: recommended actions by
-        priority (ties in policy order), then held, then waiting, each in policy order."""
-        compiled = self.policy.compiled
-        by_priority = sorted(compiled.rules.values(), key=lambda r: (-r.rule.priority, r.index))
-        count = len(compiled.rules)
-        recommended = [r.id for r in by_priority].index(rule_id)
-        index = compiled.rules[rule_id].index
-        return (
-            pl.when(status == "recommended")
-            .then(pl.lit(recommended))
-            .when(status == "held")
-            .then(pl.lit(count + index))
-            .otherwise(pl.lit(2 * count + index))
-            .cast(pl.Int64)
-        )
-
-    @property
-    def enums(self) -> dict[str, pl.DataType]:
-        """The text columns of the decisions table as Enums of this policy's values: cheap to
-        sort and write (dictionary-encoded in Parquet), and they read back as text."""
-        rules = self.policy.compiled.rules.values()
-        return {
-            "action": pl.Enum(sorted({r.rule.action or "" for r in rules})),
-            "rule": pl.Enum(sorted(r.id for r in rules)),
-            "kind": pl.Enum(sorted({r.rule.kind.value for r in rules})),
-            "status": pl.Enum(list(STATUSES)),
-            "held_by": pl.Enum(sorted(r.id for r in rules if r.is_hold)),
-        }
-
-    def _output_types(self, frame: pl.LazyFrame) -> dict[str, pl.DataType]:
-        """One type per output name over every rule computing it (Decimal at the widest scale)."""
-        types: dict[str, pl.DataType] = {}
-        schema = frame.collect_schema()
-        for rule_id, rule in self.policy.compiled.rules.items():
-            for name in rule.outputs:
-                column = f"out.{rule_id}.{name}"
-                if column not in schema:
-                    continue
-                dtype = schema[column]
-                seen = types.get(name)
-                if seen is None or dtype == pl.Null:
-                    types.setdefault(name, dtype)
-                elif isinstance(seen, pl.Decimal) and isinstance(dtype, pl.Decimal):
-                    types[name] = pl.Decimal(38, max(seen.scale or 0, dtype.scale or 0))
-                elif seen != dtype and seen == pl.Null:
-                    types[name] = dtype
-        return {name: types.get(name, pl.String()) for name in self.output_names}
-
-    def _long(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        compiled = self.policy.compiled
-        parts: list[pl.LazyFrame] = []
-        output_types = self._output_types(frame)
-        names = frame.collect_schema().names()
-        enums = self.enums
-        for rule_id, rule in compiled.rules.items():
-            if rule.is_hold:
-                continue
-            status = pl.col(f"status.{rule_id}")
-            requires = [
-                pl.when(pl.col(f"taken.{compiled.rules[r].rule.action or ''}").is_null()).then(
-                    pl.lit(compiled.rules[r].rule.action or r)
-                )
-                for r in rule.rule.requires
-            ]
-            waiting_for = (
-                pl.when(status == "waiting").then(pl.concat_list(requires).list.drop_nulls())
-                if requires
-                else pl.lit(None, dtype=pl.List(pl.String))
-            )
-            recommended = status == "recommended"
-            due_by = pl.when(recommended).then(pl.col(f"due.{rule_id}")) if rule.due_after else None
-            columns = [
-                pl.col(ROW).alias("row_number"),
-                pl.col("case_id"),
-                pl.col("as_of"),
-                pl.lit(rule.rule.action or "", dtype=enums["action"]).alias("action"),
-                pl.lit(rule_id, dtype=enums["rule"]).alias("rule"),
-                pl.lit(rule.rule.kind.value, dtype=enums["kind"]).alias("kind"),
-                status.cast(enums["status"]).alias("status"),
-                (pl.col(f"held_by.{rule_id}") if f"held_by.{rule_id}" in names else pl.lit(None))
-                .cast(enums["held_by"])
-                .alias("held_by"),
-                waiting_for.cast(pl.List(pl.String)).alias("waiting_for"),
-                pl.lit(rule.rule.priority, dtype=pl.Int64).alias("priority"),
-                (due_by if due_by is not None else pl.lit(None, dtype=pl.Date)).alias("due_by"),
-                (pl.col("as_of") > due_by if due_by is not None else pl.lit(None, dtype=pl.Boolean)).alias(
-                    "overdue"
-                ),
-                (pl.col(ROW) * (3 * len(compiled.rules)) + self._position(rule_id, status)).alias("__order"),
-                *(
-                    (
-                        pl.when(recommended).then(pl.col(f"out.{rule_id}.{name}")).cast(dtype)
-                        if name in rule.outputs
-                        else pl.lit(None, dtype=dtype)
-                    ).alias(f"outputs.{name}")
-                    for name, dtype in output_types.items()
-                ),
-            ]
-            parts.append(frame.filter(status.is_not_null()).select(columns))
-        empty = {**BASE_SCHEMA, **enums, **{f"outputs.{name}": dtype for name, dtype in output_types.items()}}
-        if not parts:
-            return pl.LazyFrame(schema=empty)
-        table = pl.concat(parts, how="vertical").sort("__order").drop("__order")
-        outputs = [f"outputs.{name}" for name in self.output_names]
-        return table.select(*BASE_SCHEMA, *outputs)
 
 
 def _add_days(start: pl.Expr, days: int, business: bool) -> pl.Expr:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from cspolicy.caseload.batch import BASE_SCHEMA, BatchResult
 from cspolicy.caseload.checks import ERROR_SCHEMA, ROW
+from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, conform, long_to_wide
 from cspolicy.caseload.tables import RowError, frame_to_snapshots
 from cspolicy.diagnostics import EvaluationError
 from cspolicy.expressions import Type
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def decision_rows(decision: Decision, row_number: int) -> list[dict[str, Any]]:
     """A Decision as rows of the long decisions table (outputs as Decimal/date values)."""
     rows: list[dict[str, Any]] = []
-    run = decision._run
+    run = decision.outcome if decision.evaluated else None
     for action in decision.actions:
         outputs = {}
         if run is not None:
@@ -81,7 +81,7 @@ def _row(
     held_by: str | None,
     waiting_for: list[str] | None,
 ) -> dict[str, Any]:
-    run = decision._run
+    run = decision.outcome if decision.evaluated else None
     priority = run.policy.rules[rule].rule.priority if run is not None else None
     return {
         "row_number": row_number,
@@ -99,8 +99,15 @@ def _row(
     }
 
 
-def evaluate_reference(policy: PolicySet, valid: pl.DataFrame) -> BatchResult:
-    """Decide a validated table case by case with the reference evaluator (the exact fallback)."""
+def evaluate_reference(
+    policy: PolicySet,
+    valid: pl.DataFrame,
+    *,
+    layout: str = "long",
+    schema: dict[str, pl.DataType] | None = None,
+) -> BatchResult:
+    """Decide a validated table case by case with the reference evaluator (the exact fallback),
+    in the long or the wide layout; with `schema`, the decisions conform to it."""
     rows: list[dict[str, Any]] = []
     errors: list[RowError] = []
     numbers = valid.get_column(ROW).to_list()
@@ -118,6 +125,14 @@ def evaluate_reference(policy: PolicySet, valid: pl.DataFrame) -> BatchResult:
     error_frame = pl.DataFrame(
         [(e.row_number, e.case_id, e.reason) for e in errors], schema=ERROR_SCHEMA, orient="row"
     )
-    return BatchResult(
-        decisions if decisions is not None else pl.DataFrame(schema=BASE_SCHEMA), error_frame, valid.height
-    )
+    long = decisions if decisions is not None else pl.DataFrame(schema=BASE_SCHEMA)
+    if layout == "wide":
+        assert schema is not None, "the wide layout needs its schema"
+        failed = set(error_frame.get_column("row_number").to_list())
+        cases = valid.select(pl.col(ROW).alias("row_number"), "case_id", "as_of").filter(
+            ~pl.col("row_number").is_in(list(failed))
+        )
+        return BatchResult(long_to_wide(policy.compiled, long, cases, schema), error_frame, valid.height)
+    if schema is not None:
+        long = conform(long, schema)
+    return BatchResult(long, error_frame, valid.height)

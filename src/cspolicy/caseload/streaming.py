@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from cspolicy.caseload.batch import BASE_SCHEMA, BatchResult, BatchSummary, VectorPlan, plan_for
+from cspolicy.caseload.batch import VectorPlan
 from cspolicy.caseload.checks import ERROR_SCHEMA, check_table
+from cspolicy.caseload.readers import CaseloadSource, iter_tables
 from cspolicy.caseload.reference import evaluate_reference
-from cspolicy.caseload.tables import CaseloadSource, iter_tables
+from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, BatchSummary, conform, wide_schema
 from cspolicy.expressions import Type
+from cspolicy.expressions.vectorized import NotVectorizable
 
 if TYPE_CHECKING:
     from cspolicy.engine.policy import PolicySet
@@ -26,15 +28,31 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 100_000
 
 
-class CaseloadEvaluator:
-    """Decides raw caseload chunks with one policy: vectorized when it can be, else the reference."""
+LAYOUTS = ("long", "wide")
 
-    def __init__(self, policy: PolicySet) -> None:
+
+class CaseloadEvaluator:
+    """Decides raw caseload chunks with one policy: vectorized when it can be, else the reference.
+
+    `layout` is `long` (one row per case and rule with an action) or `wide` (one row per case).
+    `why_reference` says why a policy is decided case by case (None when it is vectorized)."""
+
+    def __init__(self, policy: PolicySet, layout: str = "long") -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)} (got {layout!r})")
         self.policy = policy
-        self.plan: VectorPlan | None = plan_for(policy)
-        self.schema: dict[str, pl.DataType] = (
-            dict(self.plan.schema) if self.plan else _reference_schema(policy)
-        )
+        self.layout = layout
+        self.why_reference: str | None = None
+        try:
+            self.plan: VectorPlan | None = VectorPlan(policy)
+        except NotVectorizable as exc:
+            self.plan, self.why_reference = None, str(exc)
+        if self.plan is not None:
+            self.schema: dict[str, pl.DataType] = dict(
+                self.plan.wide_schema if layout == "wide" else self.plan.schema
+            )
+        else:
+            self.schema = _reference_schema(policy, layout)
 
     @property
     def mode(self) -> str:
@@ -46,36 +64,39 @@ class CaseloadEvaluator:
         checked = check_table(raw, first_row)
         result = self.decide(checked.valid)
         errors = pl.concat([checked.errors, result.errors]).sort("row_number")
-        return BatchResult(result.decisions, errors, raw.height)
+        return BatchResult(result.decisions, errors, raw.height, result.rechecked)
 
     def decide(self, valid: pl.DataFrame) -> BatchResult:
         """Decide validated rows (canonical schema plus `__row`); decisions in `self.schema`."""
+        rechecked = 0
         if self.plan is not None:
-            result = self.plan.evaluate(valid)
+            try:
+                result = self.plan.evaluate(valid, self.layout)
+                rechecked = result.rechecked
+            except pl.exceptions.ComputeError as exc:
+                # exact Decimal arithmetic beyond 38 digits (quotients of huge amounts): this
+                # chunk is decided by the reference, which has no such limit
+                if "overflow" not in str(exc):
+                    raise
+                result = self._reference(valid)
+                rechecked = valid.height
         else:
-            result = evaluate_reference(self.policy, valid)
-        return BatchResult(conform(result.decisions, self.schema), result.errors, valid.height)
+            result = self._reference(valid)
+        return BatchResult(conform(result.decisions, self.schema), result.errors, valid.height, rechecked)
+
+    def _reference(self, valid: pl.DataFrame) -> BatchResult:
+        return evaluate_reference(self.policy, valid, layout=self.layout, schema=self.schema)
 
 
-def conform(decisions: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Decisions with exactly `schema`'s columns and types (a missing output column is null)."""
-    decisions = decisions.with_columns(
-        pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in schema.items()
-        if name not in decisions.columns
-    )
-    decisions = decisions.select(list(schema))
-    text = {name: pl.String() for name, dtype in decisions.schema.items() if isinstance(dtype, pl.Enum)}
-    return decisions.cast(text).cast(schema)  # type: ignore[arg-type]
-
-
-def _reference_schema(policy: PolicySet) -> dict[str, pl.DataType]:
+def _reference_schema(policy: PolicySet, layout: str = "long") -> dict[str, pl.DataType]:
     """Output columns typed from their expressions when the reference path writes them."""
     types: dict[str, pl.DataType] = {}
     for rule in policy.compiled.rules.values():
         for name, expression in rule.outputs.items():
-            types.setdefault(f"outputs.{name}", _output_type(expression.node.type))
-    return {**BASE_SCHEMA, **dict(sorted(types.items()))}
+            types.setdefault(name, _output_type(expression.node.type))
+    if layout == "wide":
+        return wide_schema(policy.compiled, types)
+    return {**BASE_SCHEMA, **{f"outputs.{name}": dtype for name, dtype in sorted(types.items())}}
 
 
 def _output_type(type_: Type) -> pl.DataType:
@@ -89,27 +110,53 @@ def _output_type(type_: Type) -> pl.DataType:
 
 
 def iter_results(
-    policy: PolicySet, source: CaseloadSource, batch_size: int = DEFAULT_BATCH_SIZE
+    policy: PolicySet, source: CaseloadSource, batch_size: int = DEFAULT_BATCH_SIZE, *, layout: str = "long"
 ) -> Iterator[BatchResult]:
     """The caseload's results chunk by chunk (decisions and error rows), in input order."""
-    evaluator = CaseloadEvaluator(policy)
+    evaluator = CaseloadEvaluator(policy, layout)
     first_row = 1
     for raw in iter_tables(source, batch_size):
         yield evaluator.evaluate(raw, first_row)
         first_row += raw.height
 
 
-def evaluate_caseload(policy: PolicySet, source: CaseloadSource) -> BatchResult:
+def evaluate_caseload(
+    policy: PolicySet,
+    source: CaseloadSource,
+    *,
+    layout: str = "long",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> BatchResult:
     """The whole caseload's results in memory (for caseloads that fit; else `evaluate_batches`)."""
-    results = list(iter_results(policy, source))
+    evaluator = CaseloadEvaluator(policy, layout)
+    results = []
+    first_row = 1
+    for raw in iter_tables(source, batch_size):
+        results.append(evaluator.evaluate(raw, first_row))
+        first_row += raw.height
     if not results:
-        evaluator = CaseloadEvaluator(policy)
         return BatchResult(pl.DataFrame(schema=evaluator.schema), pl.DataFrame(schema=ERROR_SCHEMA), 0)
+    if len(results) == 1:
+        return results[0]
     return BatchResult(
         pl.concat([r.decisions for r in results]),
         pl.concat([r.errors for r in results]),
         sum(r.rows for r in results),
+        sum(r.rechecked for r in results),
     )
+
+
+def evaluate_frame(
+    policy: PolicySet, frame: Any, *, layout: str = "long", batch_size: int = 1_000_000
+) -> BatchResult:
+    """A caseload held in memory (a polars or pandas DataFrame in the flat layout) decided at
+    once: the decisions (long or wide layout) and the error rows, as polars DataFrames. The
+    frame is validated like a file (an invalid row is an error row, nothing is dropped)."""
+    if not isinstance(frame, pl.DataFrame):
+        if not hasattr(frame, "columns") or not hasattr(frame, "shape"):
+            raise TypeError(f"evaluate_frame needs a polars or pandas DataFrame, not {type(frame).__name__}")
+        frame = pl.from_pandas(frame)
+    return evaluate_caseload(policy, frame, layout=layout, batch_size=max(batch_size, 1))
 
 
 def errors_path_for(output: Path) -> Path:
@@ -125,11 +172,14 @@ def evaluate_batches(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[BatchSummary], None] | None = None,
+    layout: str = "long",
 ) -> BatchSummary:
-    """Stream `source` through the policy into Parquet: decisions to `output`, error rows to
-    `errors` (default `OUTPUT.errors.parquet`). Returns the run's summary, whose counts
-    reconcile: rows in = cases decided + error rows."""
-    return stream(CaseloadEvaluator(policy), source, output, errors, batch_size=batch_size, on_batch=on_batch)
+    """Stream `source` through the policy into Parquet: decisions to `output` (long or wide
+    layout), error rows to `errors` (default `OUTPUT.errors.parquet`). Returns the run's
+    summary, whose counts reconcile: rows in = cases decided + error rows."""
+    return stream(
+        CaseloadEvaluator(policy, layout), source, output, errors, batch_size=batch_size, on_batch=on_batch
+    )
 
 
 class ChunkEvaluator(Protocol):
@@ -157,7 +207,7 @@ def stream(
 
     output = Path(output)
     errors_path = Path(errors) if errors is not None else errors_path_for(output)
-    summary = BatchSummary(mode=evaluator.mode)
+    summary = BatchSummary(mode=evaluator.mode, rule_actions=_rule_actions(evaluator))
     started = time.perf_counter()
     decisions_schema = pl.DataFrame(schema=evaluator.schema).to_arrow().schema
     errors_schema = pl.DataFrame(schema=ERROR_SCHEMA).to_arrow().schema
@@ -215,3 +265,14 @@ def count_rows(source: CaseloadSource) -> int | None:
     if hasattr(source, "shape"):
         return int(source.shape[0])
     return None
+
+
+def _rule_actions(evaluator: ChunkEvaluator) -> dict[str, str]:
+    """Rule id -> action code, for counting the actions of a wide table."""
+    known = getattr(evaluator, "rule_actions", None)
+    if isinstance(known, dict):
+        return known
+    policy = getattr(evaluator, "policy", None)
+    if policy is None:
+        return {}
+    return {rule_id: rule.rule.action or rule_id for rule_id, rule in policy.compiled.rules.items()}

@@ -16,6 +16,18 @@ import polars as pl
 import pyarrow as pa
 
 from cspolicy.caseload.tables import LIST_COLUMNS, SCHEMA
+from cspolicy.source.vocabulary import (
+    APPLIED_TO,
+    EMPLOYMENT,
+    EMPLOYMENT_TRAINING_STATUSES,
+    ENFORCEMENT_STATUSES,
+    LICENSE_STATUSES,
+    LICENSE_TYPES,
+    PAYMENT_PLAN_STATUSES,
+    PAYMENT_SOURCES,
+    PUBLIC_ASSISTANCE,
+    WARRANT_STATUSES,
+)
 
 ACTIONS = (
     "send_delinquency_notice",
@@ -82,10 +94,8 @@ def generate(
         "arrears.family_owed": _money(family),
         "arrears.state_owed": _money(state),
         "arrears.state_owed_pre_1996": _money(pre_1996),
-        "public_assistance": rng.choice(np.array(["current", "former", "never"]), rows),
-        "paying_parent.employment": rng.choice(
-            np.array(["employed", "unemployed", "underemployed", "unknown"]), rows
-        ),
+        "public_assistance": rng.choice(np.array(PUBLIC_ASSISTANCE), rows),
+        "paying_parent.employment": rng.choice(np.array(EMPLOYMENT), rows),
         "paying_parent.employer_known": rng.random(rows) < 0.5,
         "paying_parent.address_known": rng.random(rows) < 0.7,
         "paying_parent.incarcerated": incarcerated,
@@ -95,10 +105,10 @@ def generate(
         ),
         "paying_parent.military_active_duty": rng.random(rows) < 0.04,
         "paying_parent.programs.employment_training": rng.choice(
-            np.array(["none", "referred", "enrolled"]), rows
+            np.array(EMPLOYMENT_TRAINING_STATUSES), rows
         ),
         "paying_parent.programs.payment_plan": rng.choice(
-            np.array(["none", "none", "active", "defaulted"]), rows
+            np.array([PAYMENT_PLAN_STATUSES[0], *PAYMENT_PLAN_STATUSES])  # "none" twice as likely, rows
         ),
         "receiving_parent.family_violence_indicator": rng.random(rows) < 0.05,
     }
@@ -109,15 +119,15 @@ def generate(
             rng,
             rows,
             3,
-            {"type": ("driver", "professional", "recreational"), "status": ("active", "suspended", "none")},
+            {"type": LICENSE_TYPES, "status": LICENSE_STATUSES},
         ),
-        "paying_parent.warrants": _dated_items(rng, as_of, 2, "issued_on", {"status": ("active", "cleared")}),
+        "paying_parent.warrants": _dated_items(rng, as_of, 2, "issued_on", {"status": WARRANT_STATUSES}),
         "enforcement": _dated_items(
             rng,
             as_of,
             5,
             "date",
-            {"action": ACTIONS, "status": ("pending", "sent", "completed", "cancelled")},
+            {"action": ACTIONS, "status": ENFORCEMENT_STATUSES},
             first="action",
         ),
     }
@@ -189,8 +199,8 @@ def _payments(rng: np.random.Generator, as_of: np.ndarray, monthly: np.ndarray) 
     back = rng.choice(np.array([-5, 0, 0, 3, 10, 25, 40, 95, 200, 400]), total)
     dates = (as_of[owner] - back.astype("timedelta64[D]")).astype("datetime64[D]")
     amounts = np.where(rng.random(total) < 0.5, monthly[owner], rng.integers(1, 60_000, total))
-    applied = np.array(["current", "family_arrears", "state_arrears"])[rng.integers(0, 3, total)]
-    source = np.array(["withholding", "voluntary", "intercept"])[rng.integers(0, 3, total)]
+    applied = np.array(APPLIED_TO)[rng.integers(0, 3, total)]
+    source = np.array(PAYMENT_SOURCES)[rng.integers(0, 3, total)]
     amount = _money(amounts).to_arrow()
     return _list(
         offsets,

@@ -1,4 +1,4 @@
-"""Caseloads as tables: the flat column layout of snapshot v1, converters, readers and row errors.
+"""Caseloads as tables: the flat column layout of snapshot v1, converters and row errors.
 
 Layout (documented in docs/guides/caseloads.md):
 - every scalar snapshot field is one column named by its dotted path (`arrears.family_owed`);
@@ -17,13 +17,26 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from cspolicy.diagnostics import SnapshotError
 from cspolicy.engine.snapshot import CaseSnapshot
+from cspolicy.source.vocabulary import (
+    APPLIED_TO,
+    EMPLOYMENT,
+    EMPLOYMENT_TRAINING_STATUSES,
+    ENFORCEMENT_STATUSES,
+    LICENSE_STATUSES,
+    LICENSE_TYPES,
+    PAYMENT_PLAN_STATUSES,
+    PAYMENT_SOURCES,
+    PUBLIC_ASSISTANCE,
+    RECORDED_ACTION,
+    STATE_CODE,
+    WARRANT_STATUSES,
+)
 
 MONEY_SCALE = 2
 MONEY = pl.Decimal(38, MONEY_SCALE)
@@ -59,7 +72,7 @@ SCALAR_COLUMNS: dict[str, Column] = {
     for c in [
         Column("case_id", "text", required=True, max_length=64),
         Column("as_of", "date", required=True),
-        Column("jurisdiction.state", "text", required=True, pattern=r"^[A-Z]{2}$"),
+        Column("jurisdiction.state", "text", required=True, pattern=STATE_CODE),
         Column("jurisdiction.county", "text"),
         Column("order.established_on", "date", required=True),
         Column("order.monthly_amount", "money", required=True),
@@ -67,13 +80,8 @@ SCALAR_COLUMNS: dict[str, Column] = {
         Column("arrears.family_owed", "money", default=Decimal("0")),
         Column("arrears.state_owed", "money", default=Decimal("0")),
         Column("arrears.state_owed_pre_1996", "money", default=Decimal("0")),
-        Column("public_assistance", "choice", default="never", choices=("current", "former", "never")),
-        Column(
-            "paying_parent.employment",
-            "choice",
-            default="unknown",
-            choices=("employed", "unemployed", "underemployed", "unknown"),
-        ),
+        Column("public_assistance", "choice", default="never", choices=PUBLIC_ASSISTANCE),
+        Column("paying_parent.employment", "choice", default="unknown", choices=EMPLOYMENT),
         Column("paying_parent.employer_known", "bool", default=False),
         Column("paying_parent.address_known", "bool", default=False),
         Column("paying_parent.incarcerated", "bool", default=False),
@@ -84,13 +92,10 @@ SCALAR_COLUMNS: dict[str, Column] = {
             "paying_parent.programs.employment_training",
             "choice",
             default="none",
-            choices=("none", "referred", "enrolled"),
+            choices=EMPLOYMENT_TRAINING_STATUSES,
         ),
         Column(
-            "paying_parent.programs.payment_plan",
-            "choice",
-            default="none",
-            choices=("none", "active", "defaulted"),
+            "paying_parent.programs.payment_plan", "choice", default="none", choices=PAYMENT_PLAN_STATUSES
         ),
         Column("receiving_parent.family_violence_indicator", "bool", default=False),
     ]
@@ -102,42 +107,30 @@ LIST_COLUMNS: dict[str, dict[str, Column]] = {
         for c in [
             Column("date", "date", required=True),
             Column("amount", "money", required=True),
-            Column(
-                "applied_to",
-                "choice",
-                default="current",
-                choices=("current", "family_arrears", "state_arrears"),
-            ),
-            Column(
-                "source", "choice", default="voluntary", choices=("withholding", "voluntary", "intercept")
-            ),
+            Column("applied_to", "choice", default="current", choices=APPLIED_TO),
+            Column("source", "choice", default="voluntary", choices=PAYMENT_SOURCES),
         ]
     },
     "paying_parent.licenses": {
         c.name: c
         for c in [
-            Column("type", "choice", required=True, choices=("driver", "professional", "recreational")),
-            Column("status", "choice", required=True, choices=("active", "suspended", "none")),
+            Column("type", "choice", required=True, choices=LICENSE_TYPES),
+            Column("status", "choice", required=True, choices=LICENSE_STATUSES),
         ]
     },
     "paying_parent.warrants": {
         c.name: c
         for c in [
             Column("issued_on", "date", required=True),
-            Column("status", "choice", required=True, choices=("active", "cleared")),
+            Column("status", "choice", required=True, choices=WARRANT_STATUSES),
         ]
     },
     "enforcement": {
         c.name: c
         for c in [
-            Column("action", "text", required=True, pattern=r"^[a-z][a-z0-9_]*$"),
+            Column("action", "text", required=True, pattern=RECORDED_ACTION),
             Column("date", "date", required=True),
-            Column(
-                "status",
-                "choice",
-                default="sent",
-                choices=("pending", "sent", "completed", "cancelled"),
-            ),
+            Column("status", "choice", default="sent", choices=ENFORCEMENT_STATUSES),
         ]
     },
 }
@@ -269,257 +262,3 @@ def _decode_lists(row: dict[str, Any]) -> dict[str, Any] | str:
             except json.JSONDecodeError as exc:
                 return f"{name}: not a JSON list of items ({exc.msg} at character {exc.pos})"
     return decoded
-
-
-# -- readers ------------------------------------------------------------------------------------
-TABLE_SUFFIXES = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".arrow": "ipc",
-    ".ipc": "ipc",
-    ".feather": "ipc",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
-
-CaseloadSource = str | Path | pl.DataFrame | Any  # Any: a pandas DataFrame (pandas is optional)
-
-
-def source_format(path: Path) -> str:
-    """The caseload format of a file, from its suffix; ValueError for an unknown suffix."""
-    try:
-        return TABLE_SUFFIXES[path.suffix.lower()]
-    except KeyError:
-        known = ", ".join(sorted(TABLE_SUFFIXES))
-        raise ValueError(f"{path}: unknown caseload format {path.suffix!r} (use one of {known})") from None
-
-
-def iter_tables(source: CaseloadSource, batch_size: int = 250_000) -> Iterator[pl.DataFrame]:
-    """The caseload in chunks of at most `batch_size` rows, as raw tables (not yet validated).
-
-    Parquet, Arrow/IPC and CSV files are read incrementally; JSON Lines of nested snapshots are
-    flattened to the layout line by line (a line that is not a JSON object becomes a row whose
-    reason is kept in the `__reason` column). pandas and polars frames are sliced.
-    """
-    if isinstance(source, pl.DataFrame):
-        yield from source.iter_slices(batch_size)
-        return
-    if not isinstance(source, str | Path):
-        yield from pl.from_pandas(source).iter_slices(batch_size)
-        return
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such caseload file")
-    kind = source_format(path)
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        with pq.ParquetFile(path) as handle:
-            for batch in handle.iter_batches(batch_size=batch_size):
-                yield _from_arrow(batch)
-    elif kind == "ipc":
-        yield from _ipc_batches(path, batch_size)
-    elif kind == "csv":
-        yield from _csv_tables(path, batch_size)
-    else:
-        yield from _jsonl_tables(path, batch_size)
-
-
-def _from_arrow(batch: Any) -> pl.DataFrame:
-    frame = pl.from_arrow(batch)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def _csv_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
-    """CSV read incrementally with every cell as text (an empty cell is null), so the
-    validation sees exactly what was written."""
-    import csv
-
-    import pyarrow.csv as pacsv
-
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
-    convert = pacsv.ConvertOptions(
-        column_types=dict.fromkeys(header, pa_string()),
-        strings_can_be_null=True,
-        null_values=[""],  # only an empty cell is missing: "NaN" or "NULL" are values to check
-        quoted_strings_can_be_null=False,
-    )
-    invalid: list[tuple[int, str]] = []
-
-    def keep_as_error(row: Any) -> str:
-        number = row.number if row.number is not None else -1
-        invalid.append(
-            (number, f"line {row.number}: {row.expected_columns} fields expected, {row.actual_columns} found")
-        )
-        return "skip"
-
-    reader = pacsv.open_csv(
-        path,
-        convert_options=convert,
-        parse_options=pacsv.ParseOptions(invalid_row_handler=keep_as_error),
-        read_options=pacsv.ReadOptions(block_size=1 << 24, use_threads=False),
-    )
-    yield from _rebatch(_with_invalid_lines((_from_arrow(b) for b in reader), invalid), batch_size)
-
-
-def _with_invalid_lines(
-    frames: Iterable[pl.DataFrame], invalid: list[tuple[int, str]]
-) -> Iterator[pl.DataFrame]:
-    """Put each CSV line that could not be split into fields back in its place, as a row whose
-    `__reason` says why, so it becomes an error row with the right row number.
-
-    A data row is on line (row number + 1) below the header; a line whose number the parser does
-    not know is placed where it was reported."""
-    row = 1  # row number of the next row to emit
-    pending: list[tuple[int, str]] = []
-    for frame in frames:
-        pending = sorted(pending + invalid)
-        invalid.clear()
-        pieces: list[pl.DataFrame] = []
-        position = 0
-        later: list[tuple[int, str]] = []
-        for line, reason in pending:
-            before = line - 1 - row if line > 0 else 0
-            if before > frame.height - position:
-                later.append((line, reason))
-                continue
-            before = max(before, 0)
-            pieces.append(frame.slice(position, before))
-            position += before
-            row += before
-            pieces.append(pl.DataFrame({"__reason": [reason]}))
-            row += 1
-        pieces.append(frame.slice(position))
-        row += frame.height - position
-        pending = later
-        yield pl.concat(pieces, how="diagonal") if len(pieces) > 1 else frame
-    leftover = sorted(pending + invalid)
-    if leftover:
-        yield pl.DataFrame({"__reason": [reason for _, reason in leftover]})
-
-
-def pa_string() -> Any:
-    """The Arrow text type (imported lazily)."""
-    import pyarrow as pa
-
-    return pa.string()
-
-
-def _rebatch(frames: Iterable[pl.DataFrame], batch_size: int) -> Iterator[pl.DataFrame]:
-    pending: list[pl.DataFrame] = []
-    size = 0
-    for frame in frames:
-        pending.append(frame)
-        size += frame.height
-        if size >= batch_size:
-            yield from pl.concat(pending, how="diagonal_relaxed").iter_slices(batch_size)
-            pending, size = [], 0
-    if pending:
-        yield from pl.concat(pending, how="diagonal_relaxed").iter_slices(batch_size)
-
-
-def _ipc_batches(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
-    import pyarrow as pa
-
-    with pa.memory_map(str(path)) as stream:
-        try:
-            reader: Any = pa.ipc.open_file(stream)
-            batches: Iterable[Any] = (reader.get_batch(i) for i in range(reader.num_record_batches))
-        except pa.ArrowInvalid:
-            stream.seek(0)
-            batches = pa.ipc.open_stream(stream)
-        yield from _rebatch((_from_arrow(batch) for batch in batches), batch_size)
-
-
-def _jsonl_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            rows.append(_jsonl_row(line))
-            if len(rows) >= batch_size:
-                yield _json_frame(rows)
-                rows = []
-    if rows:
-        yield _json_frame(rows)
-
-
-def _jsonl_row(line: str) -> dict[str, Any]:
-    try:
-        data = json.loads(line, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        return {"__reason": f"not valid JSON ({exc.msg} at character {exc.pos})"}
-    if not isinstance(data, dict):
-        return {"__reason": "a line must hold one snapshot (a JSON object)"}
-    return flatten(data)
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested snapshot mapping as a flat row with dotted keys; list fields stay lists."""
-    row: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and name not in LIST_COLUMNS:
-            row.update(flatten(value, name + "."))
-        else:
-            row[name] = value
-    return row
-
-
-def _json_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Rows from JSON as a table of text cells (lists as JSON text), validated like CSV cells."""
-    names: dict[str, None] = {}
-    for row in rows:
-        names.update(dict.fromkeys(row))
-    columns = {name: [_json_cell(row.get(name)) for row in rows] for name in names}
-    return pl.DataFrame(columns, schema=dict.fromkeys(names, pl.String()))
-
-
-def _json_cell(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    return json.dumps(value, default=str)
-
-
-def read_table(source: CaseloadSource) -> pl.DataFrame:
-    """The whole caseload as one raw table (not validated): see `iter_tables`."""
-    frames = list(iter_tables(source, batch_size=1_000_000))
-    if not frames:
-        return empty_frame()
-    return pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-
-
-def read_snapshots(source: CaseloadSource, batch_size: int = 50_000) -> Iterator[CaseSnapshot | RowError]:
-    """Every case of a caseload, in order: a CaseSnapshot, or a RowError for a row that is not valid.
-
-    Nothing is dropped: the n-th item describes the n-th row (1-based `row_number`).
-    """
-    number = 1
-    for table in iter_tables(source, batch_size):
-        yield from frame_to_snapshots(table, number)
-        number += table.height
-
-
-def write_csv(frame: pl.DataFrame, path: str | Path) -> None:
-    """Write a caseload table as CSV, list columns as JSON arrays (what the CSV reader expects)."""
-    encoded = frame.with_columns(
-        pl.col(name).map_elements(_json_list, return_dtype=pl.String)
-        for name in LIST_COLUMNS
-        if name in frame.columns
-    )
-    encoded.write_csv(path)
-
-
-def _json_list(items: Any) -> str:
-    values = items.to_list() if isinstance(items, pl.Series) else items
-    return json.dumps(values, default=str)

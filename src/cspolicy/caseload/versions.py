@@ -16,10 +16,10 @@ from typing import Any
 
 import polars as pl
 
-from cspolicy.caseload.batch import BatchResult, BatchSummary
 from cspolicy.caseload.checks import ERROR_SCHEMA, ROW, check_table
-from cspolicy.caseload.streaming import DEFAULT_BATCH_SIZE, CaseloadEvaluator, conform, stream
-from cspolicy.caseload.tables import CaseloadSource, source_format
+from cspolicy.caseload.readers import CaseloadSource, source_format
+from cspolicy.caseload.results import BatchResult, BatchSummary, conform
+from cspolicy.caseload.streaming import DEFAULT_BATCH_SIZE, CaseloadEvaluator, stream
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.engine.policy import PolicySet, load_policy
 from cspolicy.engine.versions import PolicyVersions
@@ -29,8 +29,9 @@ from cspolicy.source.loading import select_version, version_directories
 class VersionedEvaluator:
     """Decides raw chunks, each row under the version of `path` in force on its as_of."""
 
-    def __init__(self, path: str | Path, days: Iterable[dt.date]) -> None:
+    def __init__(self, path: str | Path, days: Iterable[dt.date], layout: str = "long") -> None:
         self.path = Path(path)
+        self.layout = layout
         self.versions = PolicyVersions(path)
         self.by_digest: dict[str, CaseloadEvaluator] = {}
         self.by_day: dict[dt.date, CaseloadEvaluator | str] = {}
@@ -41,14 +42,24 @@ class VersionedEvaluator:
         self._settle(sorted(set(days)))
         if not self.by_digest:  # no dated rows at all: the latest version validates them
             latest = self.versions.latest()
-            self.by_digest[latest.digest] = CaseloadEvaluator(latest)
+            self.by_digest[latest.digest] = CaseloadEvaluator(latest, self.layout)
         self.schema = union_schema([e.schema for e in self.by_digest.values()])
 
     @property
     def mode(self) -> str:
-        """`vectorized` when every version involved runs vectorized, else `reference`."""
+        """`vectorized` when every version involved runs vectorized, `reference` when none
+        does, else `mixed`."""
         modes = {e.mode for e in self.by_digest.values()}
-        return "vectorized" if modes == {"vectorized"} else "reference"
+        return modes.pop() if len(modes) == 1 else "mixed"
+
+    @property
+    def rule_actions(self) -> dict[str, str]:
+        """Rule id -> action code over every version involved (to count a wide table's actions)."""
+        return {
+            rule_id: rule.rule.action or rule_id
+            for evaluator in self.by_digest.values()
+            for rule_id, rule in evaluator.policy.compiled.rules.items()
+        }
 
     def _learn(self, policy: PolicySet) -> None:
         """Add the dated sets (sets with version directories) that `policy`'s chain goes through."""
@@ -68,7 +79,7 @@ class VersionedEvaluator:
             return
         latest = load_policy(self.path)  # its chain names the dated sets this one extends
         self._learn(latest)
-        self.by_digest.setdefault(latest.digest, CaseloadEvaluator(latest))
+        self.by_digest.setdefault(latest.digest, CaseloadEvaluator(latest, self.layout))
         picks: dict[dt.date, tuple[str, ...]] = {}
 
         def pick(day: dt.date) -> tuple[str, ...]:
@@ -110,7 +121,7 @@ class VersionedEvaluator:
 
     def _load(self, day: dt.date, picks: tuple[str, ...]) -> CaseloadEvaluator:
         policy = load_policy(self.path, day)
-        evaluator = self.by_digest.setdefault(policy.digest, CaseloadEvaluator(policy))
+        evaluator = self.by_digest.setdefault(policy.digest, CaseloadEvaluator(policy, self.layout))
         self._learn(policy)
         if len(picks) == len(self.dated_sets):
             self.by_picks[picks] = evaluator
@@ -124,6 +135,7 @@ class VersionedEvaluator:
         valid = checked.valid
         decisions: list[pl.DataFrame] = []
         errors: list[pl.DataFrame] = [checked.errors]
+        rechecked = 0
         groups: dict[int, list[dt.date]] = {}
         for day in valid.get_column("as_of").unique().to_list():
             groups.setdefault(id(self.for_day(day)), []).append(day)
@@ -136,6 +148,7 @@ class VersionedEvaluator:
                 )
                 continue
             result = found.decide(rows)
+            rechecked += result.rechecked
             decisions.append(conform(result.decisions, self.schema))
             errors.append(result.errors)
         table = (
@@ -144,7 +157,7 @@ class VersionedEvaluator:
             else pl.DataFrame(schema=self.schema)
         )
         error_rows = pl.concat([e.cast(ERROR_SCHEMA) for e in errors]).sort("row_number")  # type: ignore[arg-type]
-        return BatchResult(table, error_rows, raw.height)
+        return BatchResult(table, error_rows, raw.height, rechecked)
 
 
 def union_schema(schemas: list[dict[str, pl.DataType]]) -> dict[str, pl.DataType]:
@@ -229,8 +242,9 @@ def evaluate_versioned_batches(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Any = None,
+    layout: str = "long",
 ) -> tuple[BatchSummary, VersionedEvaluator]:
     """Like `evaluate_batches`, each row under the version of `path` in force on its date."""
-    evaluator = VersionedEvaluator(path, as_of_days(source))
+    evaluator = VersionedEvaluator(path, as_of_days(source), layout)
     summary = stream(evaluator, source, output, errors, batch_size=batch_size, on_batch=on_batch)
     return summary, evaluator

@@ -10,7 +10,7 @@ from decimal import Decimal
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cspolicy.authoring.impact import ImpactReport, count_rows, measure_impact, read_caseload
+from cspolicy.caseload.impact import ImpactReport, count_rows, measure_impact, read_caseload
 from cspolicy.cli.cmd_diff import SPEC_HELP
 from cspolicy.cli.output import console, errors, print_error, write_json
 from cspolicy.diagnostics import CSPolicyError

@@ -15,6 +15,7 @@ from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text
 from cspolicy.engine.compiler import CompiledDerived, CompiledParameter, CompiledPolicy, CompiledRule
 from cspolicy.engine.decision import CitationOut
 from cspolicy.engine.policy import PolicySet, load_policy
+from cspolicy.engine.versions import shown_date
 from cspolicy.expressions import Renderer
 from cspolicy.expressions.render import format_value
 from cspolicy.source.documents import RuleKind
@@ -35,6 +36,12 @@ KIND_MEANING = {
     RuleKind.HOLD: "While it applies, it stops the actions of the rules it names, and says why.",
 }
 CATALOGUE = "catalogue"
+# What the law says about a rule (its `basis`), as the rule page says it.
+BASIS_SENTENCE = {
+    "mandated": "mandated by law",
+    "allowed": "allowed by law (not required)",
+    "agency-choice": "an agency choice (no law requires it)",
+}
 LADDER_TEXT = (
     "Each step's actions wait for an action of the step before (`requires`): an arrow leads from "
     "an action to the one it unlocks."
@@ -83,14 +90,6 @@ class PolicySetDocs:
             if policy.effective_from <= day and (policy.effective_to is None or day < policy.effective_to):
                 return version
         return None
-
-
-def shown_date(policy: PolicySet, today: dt.date) -> dt.date:
-    """The day whose parameter values a version's pages show: today, kept inside its effective dates."""
-    day = max(today, policy.effective_from)
-    if policy.effective_to is not None and day >= policy.effective_to:
-        day = policy.effective_to - dt.timedelta(days=1)
-    return day
 
 
 def discover(policies: Path, today: dt.date) -> list[PolicySetDocs]:
@@ -284,6 +283,10 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
         for name in rule.parameters:
             parts.append(_parameter(compiled.parameters[name]))
     parts.append("## Law")
+    if item.basis is not None:
+        parts.append(
+            f"**Basis: {text(BASIS_SENTENCE[item.basis.value])}** ([all rules](../../../reference/rules-and-law.md))"
+        )
     parts.append(_citations(rule.citations))
     if version.examples.get(rule.id):
         parts.append("## In the example cases")

@@ -162,6 +162,14 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "of the set produces, so it only looks at actions recorded by hand (a warning; often a misspelling).",
         "Use the code of an action a rule of the set recommends (the message suggests the closest one).",
     ),
+    Code.NOT_VECTORIZED: (
+        "A caseload is decided case by case with this policy (the reference evaluator, about a "
+        "hundred times slower) instead of vectorized: the message names the rule or derived value "
+        "and the construct the vectorized evaluator cannot reproduce exactly (a warning; single "
+        "cases are not affected). `cspolicy batch` reports the mode that ran.",
+        "Write the expression another way (for example compare a quotient rather than output it), "
+        "or accept the slower caseload runs.",
+    ),
     Code.SNAPSHOT_INVALID: (
         "A case snapshot is invalid: a missing or unknown field, a wrong type, an impossible date.",
         "Fix the field named in the message; the snapshot reference lists every field.",
@@ -192,6 +200,13 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "The case monitor received an event for a case it has not seen; a case starts with an "
         "`order_issued` event.",
         "Send the case's `order_issued` event first, or check the case id.",
+    ),
+    Code.MISSING_PARAMETER_KEY: (
+        "A keyed parameter (a table of values by, e.g., county or case type) read as "
+        "`params.NAME[key]` has no entry for this case's key in the table in force on the "
+        "snapshot's date. The case is not decided: there is no silent default.",
+        "Add an entry for the key (the message names the parameter and the key) to the "
+        "parameter's dated value, or guard the condition (`jurisdiction.county in [...] and ...`).",
     ),
 }
 

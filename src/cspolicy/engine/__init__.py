@@ -7,7 +7,7 @@ misses, decision records, dated versions and `PolicySet`, the object a developer
 
 from cspolicy.engine.compiler import CompiledPolicy, compile_source
 from cspolicy.engine.decision import Decision, HeldAction, RecommendedAction, WaitingAction, WhyNot
-from cspolicy.engine.nearmiss import NearMiss
+from cspolicy.engine.outputs import DecisionModel, NearMiss
 from cspolicy.engine.policy import PolicySet, load_policy
 from cspolicy.engine.records import DecisionRecord, PolicyTexts, ReplayMismatch
 from cspolicy.engine.snapshot import CaseSnapshot
@@ -17,6 +17,7 @@ __all__ = [
     "CaseSnapshot",
     "CompiledPolicy",
     "Decision",
+    "DecisionModel",
     "DecisionRecord",
     "HeldAction",
     "NearMiss",

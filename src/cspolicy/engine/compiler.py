@@ -6,30 +6,48 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
-from cspolicy.diagnostics import Code, Location, PolicyError, Problem, Severity
-from cspolicy.engine.decision import CitationOut
-from cspolicy.engine.snapshot import FIELDS
+from cspolicy.diagnostics import Code, Location, PolicyError, Problem, Severity, suggest
+from cspolicy.engine.caseschema import CaseSchema, compile_case_schema, default_case_schema
+from cspolicy.engine.compiled import (
+    CompiledCondition,
+    CompiledDerived,
+    CompiledExpression,
+    CompiledParameter,
+    CompiledPolicy,
+    CompiledRule,
+    DatedParameterValue,
+)
+from cspolicy.engine.ordering import derived_order, rule_cycles
+from cspolicy.engine.outputs import CitationOut
 from cspolicy.expressions import (
     CheckError,
     ExpressionSyntaxError,
     Labels,
-    Node,
     Scope,
     Type,
     check,
     compile_expression,
     parse_expression,
 )
-from cspolicy.expressions.checker import suggest
-from cspolicy.expressions.closures import Fn
 from cspolicy.expressions.nodes import Name, top_level_names
 from cspolicy.source.documents import Citation, Rule, RuleKind, Unit
 from cspolicy.source.loading import Entity, PolicySource
+
+__all__ = [
+    "UNIT_TYPES",
+    "CompiledCondition",
+    "CompiledDerived",
+    "CompiledExpression",
+    "CompiledParameter",
+    "CompiledPolicy",
+    "CompiledRule",
+    "DatedParameterValue",
+    "compile_source",
+    "policy_digest",
+]
 
 UNIT_TYPES = {
     Unit.USD: Type.MONEY,
@@ -43,124 +61,13 @@ UNIT_TYPES = {
 }
 
 
-@dataclass
-class CompiledExpression:
-    """One checked expression: its text, AST, closure, the names it reads, and where it was written."""
-
-    text: str
-    node: Node
-    fn: Fn
-    location: Location
-    names: list[Name]
-
-    def paths(self) -> list[str]:
-        """The distinct names read, in first-use order."""
-        seen: dict[str, None] = {}
-        for name in self.names:
-            seen.setdefault(name.path, None)
-        return list(seen)
-
-
-@dataclass
-class CompiledCondition(CompiledExpression):
-    """A `when` or `unless` condition of a rule."""
-
-    part: Literal["when", "unless"] = "when"
-
-
-@dataclass
-class DatedParameterValue:
-    """A parameter value with its resolved half-open interval [start, end)."""
-
-    start: dt.date
-    end: dt.date | None
-    value: Any
-
-
-@dataclass
-class CompiledParameter:
-    """A parameter with its type, label and resolved dated values."""
-
-    name: str
-    type: Type
-    label: str
-    entity: Entity[Any]
-    values: list[DatedParameterValue]
-
-    def value_on(self, day: dt.date) -> Any:
-        """The value in force on `day`; KeyError when none is."""
-        for dated in self.values:
-            if dated.start <= day and (dated.end is None or day < dated.end):
-                return dated.value
-        raise KeyError(self.name)
-
-
-@dataclass
-class CompiledDerived:
-    """A derived value: name, label and its compiled expression."""
-
-    name: str
-    label: str
-    expression: CompiledExpression
-    entity: Entity[Any]
-
-
-@dataclass
-class CompiledRule:
-    """A rule ready to run: its conditions, outputs and citations compiled and resolved."""
-
-    rule: Rule
-    entity: Entity[Rule]
-    index: int
-    when: list[CompiledCondition]
-    unless: list[CompiledCondition]
-    outputs: dict[str, CompiledExpression]
-    citations: list[CitationOut]
-    due_after: CompiledExpression | None = None
-    due_extended_when: CompiledExpression | None = None
-    due_citations: list[CitationOut] = field(default_factory=list)
-    parameters: list[str] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return self.rule.id
-
-    @property
-    def is_hold(self) -> bool:
-        return self.rule.kind is RuleKind.HOLD
-
-
-@dataclass
-class CompiledPolicy:
-    """Everything evaluation needs, computed once per policy version."""
-
-    source: PolicySource
-    parameters: dict[str, CompiledParameter]
-    derived: dict[str, CompiledDerived]
-    rules: dict[str, CompiledRule]
-    labels: Labels
-    digest: str
-    warnings: list[Problem]
-
-    @cached_property
-    def derived_fns(self) -> dict[str, Fn]:
-        """Derived name → closure; built once, read by every evaluation."""
-        return {name: d.expression.fn for name, d in self.derived.items()}
-
-    def parameters_on(self, day: dt.date) -> dict[str, Any]:
-        """Every parameter value in force on `day` (parameters with none are left out)."""
-        values = {}
-        for name, parameter in self.parameters.items():
-            try:
-                values[name] = parameter.value_on(day)
-            except KeyError:
-                continue
-        return values
-
-
 class _Compiler:
     def __init__(self, source: PolicySource) -> None:
         self.source = source
+        self.case_schema: CaseSchema = (
+            default_case_schema() if source.case_schema is None else compile_case_schema(source.case_schema)
+        )
+        self.fields = self.case_schema.fields
         self.problems: list[Problem] = []
         self.cyclic: set[str] = set()  # derived names not compiled because of a reported cycle
 
@@ -206,9 +113,23 @@ class _Compiler:
         type_ = UNIT_TYPES[parameter.unit]
         self.citations(parameter.cite, entity, ("cite",), required=True)
         values: list[DatedParameterValue] = []
+        keyed = any(isinstance(dated.value, dict) for dated in parameter.values)
         ordered = sorted(enumerate(parameter.values), key=lambda pair: pair[1].from_)
         for position, (index, dated) in enumerate(ordered):
-            value = self.parameter_value(dated.value, type_, entity, index)
+            if keyed != isinstance(dated.value, dict):
+                self.error(
+                    Code.WRONG_TYPE,
+                    f"parameter {name!r} is keyed (a table of values): every dated value must be a table",
+                    entity.at("values", index, "value"),
+                )
+                continue
+            if isinstance(dated.value, dict):
+                value: Any = {
+                    key: self.parameter_value(entry, type_, entity, index, key)
+                    for key, entry in dated.value.items()
+                }
+            else:
+                value = self.parameter_value(dated.value, type_, entity, index)
             end = dated.to
             if end is None and position + 1 < len(ordered):
                 end = ordered[position + 1][1].from_
@@ -230,10 +151,13 @@ class _Compiler:
                     )
                 )
         label = parameter.label or name.replace("_", " ")
-        return CompiledParameter(name, type_, label, entity, values)
+        return CompiledParameter(name, type_, label, entity, values, keyed)
 
-    def parameter_value(self, value: Any, type_: Type, entity: Entity[Any], index: int) -> Any:
-        location = entity.at("values", index, "value")
+    def parameter_value(
+        self, value: Any, type_: Type, entity: Entity[Any], index: int, key: str | None = None
+    ) -> Any:
+        path: tuple[str | int, ...] = ("values", index, "value") + (() if key is None else (key,))
+        location = entity.at(*path)
         if type_ is Type.BOOL:
             if not isinstance(value, bool):
                 self.error(Code.WRONG_TYPE, "value must be true or false for unit boolean", location)
@@ -250,7 +174,7 @@ class _Compiler:
             )
             return value
         if not Decimal(value).is_finite() or Decimal(value).adjusted() >= 30:
-            # Checked before int(): int(Decimal("1e999999999")) would build a billion digits.
+            # Checked before int(): int(Decimal("1e1000000000")) would build a billion digits.
             self.error(Code.INVALID_VALUE, "value must be a finite number below 1e30", location)
             return Decimal(0)
         if type_ is Type.INTEGER:
@@ -289,7 +213,11 @@ class _Compiler:
     def compile(self) -> CompiledPolicy:
         source = self.source
         parameters = {name: self.parameter(name, entity) for name, entity in source.parameters.items()}
-        scope = Scope(FIELDS, {name: p.type for name, p in parameters.items()})
+        scope = Scope(
+            self.fields,
+            {name: p.type for name, p in parameters.items()},
+            keyed=frozenset(name for name, p in parameters.items() if p.keyed),
+        )
         derived = self.derived(scope)
         scope.derived = {name: d.expression.node.type for name, d in derived.items()}
         rules: dict[str, CompiledRule] = {}
@@ -314,12 +242,11 @@ class _Compiler:
             labels=labels,
             digest=policy_digest(source),
             warnings=list(source.warnings),
+            case_schema=self.case_schema,
         )
 
     def derived(self, scope: Scope) -> dict[str, CompiledDerived]:
         """Compile derived values in dependency order; a cycle is a located error."""
-        from cspolicy.engine.graph import derived_order
-
         texts = {name: entity.item.expr for name, entity in self.source.derived.items()}
         order, cycle = derived_order(texts)
         if cycle:
@@ -334,7 +261,7 @@ class _Compiler:
         compiled: dict[str, CompiledDerived] = {}
         for name in order:
             entity = self.source.derived[name]
-            if name in FIELDS or name == "params":
+            if name in self.fields or name == "params":
                 self.error(
                     Code.DUPLICATE_ID,
                     f"derived name {name!r} hides a snapshot field",
@@ -437,8 +364,6 @@ class _Compiler:
                             f"rule {rule.id!r} requires hold {target!r}; a requirement must be a rule with an action",
                             rule.entity.at(part, index),
                         )
-        from cspolicy.engine.graph import rule_cycles
-
         for cycle in rule_cycles(rules):
             first = rules[cycle[0]]
             self.error(
@@ -483,6 +408,8 @@ def policy_digest(source: PolicySource) -> str:
         "derived": {k: e.item.model_dump(mode="json") for k, e in sorted(source.derived.items())},
         "rules": [e.item.model_dump(mode="json") for e in source.rules.values()],
     }
+    if source.case_schema is not None:  # the default (child-support/v1) leaves 0.1 digests unchanged
+        normal["case_schema"] = source.case_schema.digest
     text = json.dumps(normal, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 

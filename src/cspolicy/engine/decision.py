@@ -1,138 +1,115 @@
-"""What an evaluation returns: recommended actions, holds and waits, each explained and cited."""
+"""What an evaluation returns: recommended actions, holds and waits, each explained and cited.
+
+A Decision is made in two steps. What was decided — the actions and their order, holds, waits,
+outputs and due dates — is fixed when the case is evaluated. The explanations — every condition
+with the case's values in words, citations, why-not, near misses — are built by the decision's
+explainer when they are first read (`action.because`, `to_json()`, `why_not()`), so a caller
+that only routes action codes never pays for sentences. The JSON is the same either way.
+The output models (`ConditionTrace`, `CitationOut`, `WhyNot`, …) live in
+`cspolicy.engine.outputs`; `DecisionModel` there is the schema of `to_json()`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from cspolicy.engine.actions import HeldAction, RecommendedAction, WaitingAction
+from cspolicy.engine.outputs import (
+    CitationOut,
+    ConditionTrace,
+    NearMiss,
+    PolicyRef,
+    WhyNot,
+    json_text,
+)
 
 if TYPE_CHECKING:
-    from cspolicy.engine.evaluate import CaseRun
-    from cspolicy.engine.nearmiss import NearMiss
+    from cspolicy.engine.explain import Explainer
+    from cspolicy.engine.outcomes import CaseOutcome
     from cspolicy.engine.policy import PolicySet
     from cspolicy.engine.records import DecisionRecord, PolicyTexts
     from cspolicy.engine.snapshot import CaseSnapshot
 
+__all__ = [
+    "NEAR_MISS_THRESHOLD",
+    "CitationOut",
+    "ConditionTrace",
+    "Decision",
+    "HeldAction",
+    "NearMiss",
+    "PolicyRef",
+    "RecommendedAction",
+    "WaitingAction",
+    "WhyNot",
+]
 
 NEAR_MISS_THRESHOLD = Decimal("0.10")  # within 10% of a numeric limit
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class CitationOut(_Out):
-    """A citation resolved against the policy's sources."""
-
-    source: str
-    title: str
-    pinpoint: str | None = None
-    url: str
-
-
-class ConditionTrace(_Out):
-    """One condition of a rule: the expression, the case's values, the result, in words."""
-
-    expr: str
-    part: Literal["when", "unless"] = "when"
-    values: dict[str, Any] = Field(default_factory=dict)
-    result: bool | None
-    text: str
-
-
-class PolicyRef(_Out):
-    """Which policy made a decision: id, version and content digest."""
-
-    id: str
-    version: str
-    digest: str
-
-
-class RecommendedAction(_Out):
-    """An action the policy recommends for the case, and why."""
-
-    action: str
-    rule: str
-    kind: str
-    title: str
-    because: list[ConditionTrace]
-    citations: list[CitationOut]
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    outputs: dict[str, Any] = Field(default_factory=dict)
-    priority: int = 0
-    due_by: dt.date | None = None
-    overdue: bool | None = None
-
-
-class HeldAction(_Out):
-    """An action a rule would recommend but a hold suppresses, with the hold's reason and law."""
-
-    action: str
-    rule: str
-    kind: str
-    title: str
-    held_by: str
-    reason: str
-    because: list[ConditionTrace]
-    citations: list[CitationOut]
-
-
-class WaitingAction(_Out):
-    """An action whose rule applies but whose prerequisite actions have not been taken yet."""
-
-    action: str
-    rule: str
-    kind: str
-    title: str
-    waiting_for: list[str]
-    because: list[ConditionTrace]
-    citations: list[CitationOut]
-
-
-class WhyNot(_Out):
-    """Why a rule did (or did not) lead to its action for this case."""
-
-    rule: str
-    title: str
-    status: Literal["recommended", "held", "waiting", "not applicable", "hold applies", "hold does not apply"]
-    failed: list[ConditionTrace]
-    held_by: str | None = None
-    waiting_for: list[str] = Field(default_factory=list)
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class Decision(_Out):
+class Decision:
     """The result of evaluating one case snapshot against one policy set."""
 
-    case_id: str
-    as_of: dt.date
-    policy: PolicyRef
-    actions: list[RecommendedAction]
-    held: list[HeldAction] = Field(default_factory=list)
-    waiting: list[WaitingAction] = Field(default_factory=list)
+    __slots__ = ("_evaluated_at", "_explainer", "actions", "as_of", "case_id", "held", "policy", "waiting")
 
-    _run: CaseRun | None = PrivateAttr(default=None)
-    # When it was evaluated: part of the record, never of `to_json()` (which must not vary).
-    _evaluated_at: dt.datetime = PrivateAttr(default_factory=_now)
+    def __init__(
+        self,
+        explainer: Explainer,
+        policy: PolicyRef,
+        actions: list[RecommendedAction],
+        held: list[HeldAction],
+        waiting: list[WaitingAction],
+    ) -> None:
+        snapshot = explainer.outcome.snapshot
+        self._explainer = explainer
+        self.case_id: str = snapshot.case_id
+        self.as_of: dt.date = snapshot.as_of
+        self.policy = policy
+        self.actions = actions
+        self.held = held
+        self.waiting = waiting
+        # When it was evaluated: part of the record, never of `to_json()` (which must not vary).
+        self._evaluated_at = dt.datetime.now(dt.UTC)
+
+    def __repr__(self) -> str:
+        return f"<Decision {self.case_id} {self.as_of}: {', '.join(self.action_codes) or 'no action'}>"
+
+    @property
+    def explainer(self) -> Explainer:
+        """The explainer of this decision's outcome (it answers `why_not` and near misses)."""
+        return self._explainer
+
+    @property
+    def outcome(self) -> CaseOutcome:
+        """The case's outcome behind this decision: rule by rule applies / held / waiting, and
+        the facts and parameter values read."""
+        return self._explainer.outcome
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether this decision was made by an evaluation (every Decision is, today)."""
+        return True
+
+    @property
+    def evaluated_at(self) -> dt.datetime:
+        """When the evaluation ran (kept in the decision record, never in `to_json()`)."""
+        return self._evaluated_at
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data (every explanation built)."""
+        return {
+            "case_id": self.case_id,
+            "as_of": self.as_of.isoformat(),
+            "policy": self._explainer.policy_json,
+            "actions": [action.to_dict() for action in self.actions],
+            "held": [action.to_dict() for action in self.held],
+            "waiting": [action.to_dict() for action in self.waiting],
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON: the same case under the same policy gives byte-identical text."""
-        data = self.model_dump(mode="json", exclude_none=False)
-        return json.dumps(data, indent=indent, ensure_ascii=False, sort_keys=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The decision as JSON-ready data."""
-        return self.model_dump(mode="json")
+        return json_text(self.to_dict(), indent)
 
     @property
     def action_codes(self) -> list[str]:
@@ -141,9 +118,7 @@ class Decision(_Out):
 
     def why_not(self, rule_id: str) -> WhyNot:
         """Explain a rule for this case: which conditions failed and how far the case is from firing."""
-        if self._run is None:
-            raise RuntimeError("this decision was not produced by an evaluation; re-evaluate it")
-        return self._run.why_not(rule_id)
+        return self._explainer.why_not(rule_id)
 
     def explain(self, rule_id: str) -> WhyNot:
         """Alias of `why_not`: explains a rule whether or not it fired."""
@@ -169,8 +144,4 @@ class Decision(_Out):
     def near_misses(self, threshold: Decimal = NEAR_MISS_THRESHOLD, days: int = 30) -> list[NearMiss]:
         """Rules that did not apply but are close: within `threshold` (a share, default 10%) of
         a numeric limit or `days` of a date condition, each with what would have to change."""
-        from cspolicy.engine.nearmiss import near_misses
-
-        if self._run is None:
-            raise RuntimeError("this decision was not produced by an evaluation; re-evaluate it")
-        return near_misses(self._run, threshold=threshold, days=days)
+        return self._explainer.near_misses(threshold=threshold, days=days)

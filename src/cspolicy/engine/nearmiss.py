@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from cspolicy.diagnostics import EvaluationError, Location
 from cspolicy.engine.compiler import CompiledCondition, CompiledExpression, CompiledRule
+from cspolicy.engine.outputs import NearMiss
 from cspolicy.expressions import Renderer, Type, compile_expression
 from cspolicy.expressions.nodes import BoolOp, Call, Compare, Literal, Name, Node
 from cspolicy.expressions.render import format_money, format_value
 from cspolicy.source.documents import RuleKind, Unit
 
 if TYPE_CHECKING:
-    from cspolicy.engine.evaluate import CaseRun
+    from cspolicy.engine.outcomes import CaseOutcome
 
 DEFAULT_THRESHOLD = Decimal("0.10")
 
@@ -48,23 +47,6 @@ PARENT_CAN: dict[tuple[str, str], str] = {
 _GROWS_WITH_TIME = {"as_of", "payments.days_since_last"}
 
 
-class NearMiss(BaseModel):
-    """A rule close to applying: the condition that stops it, how far off it is, and in words."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rule: str
-    title: str
-    kind: str
-    action: str | None
-    condition: str
-    distance: str
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
 @dataclass
 class _Gap:
     """How far one failing comparison is from holding."""
@@ -74,7 +56,7 @@ class _Gap:
     needed: str
 
 
-def near_misses(run: CaseRun, threshold: Decimal | None = None, days: int = 30) -> list[NearMiss]:
+def near_misses(run: CaseOutcome, threshold: Decimal | None = None, days: int = 30) -> list[NearMiss]:
     """The near misses of one evaluated case, in policy order."""
     share = DEFAULT_THRESHOLD if threshold is None else Decimal(threshold)
     finder = _Finder(run, share, days)
@@ -89,7 +71,7 @@ def near_misses(run: CaseRun, threshold: Decimal | None = None, days: int = 30) 
 
 
 class _Finder:
-    def __init__(self, run: CaseRun, share: Decimal, days: int) -> None:
+    def __init__(self, run: CaseOutcome, share: Decimal, days: int) -> None:
         self.run = run
         self.share = share
         self.days = days
@@ -136,6 +118,14 @@ class _Finder:
         if isinstance(node, BoolOp) and node.op == "and":
             failing = [part for part in node.operands if self.value(part) is not True]
             return self.gap(failing[0], incentive) if len(failing) == 1 else None
+        if isinstance(node, BoolOp) and node.op == "or":
+            # Every part fails; the case is close when one of them is (the first that is, in order),
+            # e.g. `payments.last_date == None or payments.days_since_last > 60` for a paying parent.
+            for part in node.operands:
+                gap = self.gap(part, incentive)
+                if gap is not None:
+                    return gap
+            return None
         if isinstance(node, Compare):
             return self.compare(node, incentive)
         return None
@@ -227,7 +217,7 @@ def _grows(node: Node) -> bool:
     return isinstance(node, Call) and node.function in ("days_since", "days_since_taken")
 
 
-def _is_day_count(node: Node, run: CaseRun) -> bool:
+def _is_day_count(node: Node, run: CaseOutcome) -> bool:
     """Whether a number counts days: a `days` field or parameter, or a days_* function."""
     if isinstance(node, Call):
         return node.function in ("days_since", "days_since_taken", "days_between")

@@ -10,17 +10,20 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from cspolicy.diagnostics import Code, EvaluationError, Location, Problem
+from cspolicy.engine.caseschema import CaseSchema, default_case_schema
 from cspolicy.engine.compiler import CompiledPolicy, compile_source
 from cspolicy.engine.decision import Decision, WhyNot
-from cspolicy.engine.evaluate import CaseRun
+from cspolicy.engine.evaluate import ReferenceBackend
+from cspolicy.engine.explain import explain
 from cspolicy.engine.graph import QueryResult, build_graph, depends_on, evaluation_order, inputs_of
+from cspolicy.engine.outcomes import CaseOutcome
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.source.loading import load_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from cspolicy.caseload.batch import BatchSummary
+    from cspolicy.caseload.batch import BatchResult, BatchSummary
     from cspolicy.rete.backend import RetePolicy
 
 
@@ -31,6 +34,7 @@ class PolicySet:
         self.compiled = compiled
         self.graph: nx.DiGraph = build_graph(compiled)
         self.order: list[str] = evaluation_order(self.graph)
+        self.backend = ReferenceBackend(compiled, self.order)
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -57,6 +61,11 @@ class PolicySet:
     @property
     def effective_to(self) -> dt.date | None:
         return self.compiled.source.effective.to
+
+    @property
+    def case_schema(self) -> CaseSchema:
+        """The case schema this policy reads and validates snapshots against."""
+        return self.compiled.case_schema or default_case_schema()
 
     @property
     def warnings(self) -> list[Problem]:
@@ -94,10 +103,19 @@ class PolicySet:
         Raises SnapshotError for an invalid snapshot and EvaluationError when a rule cannot be
         evaluated for this case (e.g. division by zero) or the case predates this version.
         """
-        case = _as_snapshot(snapshot)
+        return explain(self.run(snapshot))
+
+    def run(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> CaseOutcome:
+        """Decide one case without explaining it: rule by rule applies / held / waiting, with
+        outputs and clocks on demand (`outcome.outputs(rule)`, `outcome.clock(rule)`).
+
+        The same checks and errors as `evaluate`; `explain(outcome)` (cspolicy.engine.explain)
+        turns the outcome into the Decision `evaluate` returns.
+        """
+        case = _as_snapshot(snapshot, self.case_schema)
         self.check_jurisdiction(case)
         self.check_date(case)
-        return CaseRun(self.compiled, self.order, case).decision()
+        return self.backend.outcome(case)
 
     def to_rete(self) -> RetePolicy:
         """This policy as a durable-rules (Rete) network (needs the `rete` extra); see cspolicy.rete.backend."""
@@ -121,6 +139,14 @@ class PolicySet:
 
         return evaluate_batches(self, source, output, errors, batch_size=batch_size, on_batch=on_batch)
 
+    def evaluate_frame(self, frame: Any, *, layout: str = "long") -> BatchResult:
+        """Decide a caseload held in memory (polars or pandas DataFrame in the flat layout):
+        the BatchResult's `decisions` (`layout` "long" or "wide") and `errors` frames. See
+        `cspolicy.caseload.streaming.evaluate_frame`."""
+        from cspolicy.caseload.streaming import evaluate_frame
+
+        return evaluate_frame(self, frame, layout=layout)
+
     def why_not(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path, rule_id: str) -> WhyNot:
         """Explain why `rule_id` did or did not lead to its action for this case."""
         return self.evaluate(snapshot).why_not(rule_id)
@@ -128,11 +154,12 @@ class PolicySet:
     def check_jurisdiction(self, case: CaseSnapshot) -> None:
         """A state policy evaluates only that state's cases (a `US` policy takes any state)."""
         state = self.compiled.source.jurisdiction.state
-        if state != "US" and case.jurisdiction.state != state:
+        case_state = self.case_schema.value(case, "jurisdiction")  # the schema's identity says where
+        if state != "US" and case_state is not None and case_state != state:
             raise EvaluationError(
                 Problem(
                     Code.WRONG_JURISDICTION,
-                    f"case is in {case.jurisdiction.state} but {self.id} {self.version} applies to {state} cases",
+                    f"case is in {case_state} but {self.id} {self.version} applies to {state} cases",
                     Location(str(self.compiled.source.header.file)),
                 ),
                 case.case_id,
@@ -152,12 +179,13 @@ class PolicySet:
             )
 
 
-def _as_snapshot(snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> CaseSnapshot:
-    if isinstance(snapshot, CaseSnapshot):
-        return snapshot
+def _as_snapshot(
+    snapshot: CaseSnapshot | dict[str, Any] | str | Path, schema: CaseSchema | None = None
+) -> CaseSnapshot:
+    """A validated snapshot of `schema` (child-support/v1 when None)."""
     if isinstance(snapshot, str | Path):
-        return CaseSnapshot.from_file(snapshot)
-    return CaseSnapshot.parse(snapshot)
+        return CaseSnapshot.from_file(snapshot, schema=schema)
+    return CaseSnapshot.parse(snapshot, schema=schema)
 
 
 def load_policy(path: str | Path, as_of: dt.date | str | None = None) -> PolicySet:

@@ -18,19 +18,20 @@ import hashlib
 import json
 import os
 import tempfile
+from collections import OrderedDict
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cspolicy._version import __version__
 from cspolicy.diagnostics import Code, CSPolicyError, Location, PolicyError, Problem
 from cspolicy.engine.compiler import CompiledPolicy
 from cspolicy.engine.decision import Decision, PolicyRef
+from cspolicy.engine.outputs import json_value
+from cspolicy.engine.policy import PolicySet, load_policy
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.source.loading import policy_files
-
-if TYPE_CHECKING:
-    from cspolicy.engine.policy import PolicySet
 
 
 class ReplayMismatch(CSPolicyError):
@@ -99,14 +100,11 @@ def record_id(policy_digest: str, snapshot_digest_: str, evaluated_at: dt.dateti
 def build_record(decision: Decision, decision_json: str | None = None) -> DecisionRecord:
     """The record of a decision produced by an evaluation (`decision_json`: its `to_json()`,
     when the caller has it already — rendering it is the costly part)."""
-    from cspolicy import __version__
-    from cspolicy.engine.evaluate import json_value
-
-    run = decision._run
-    if run is None:
+    if not decision.evaluated:
         raise ReplayMismatch("this decision was not produced by an evaluation; it has no record")
+    run = decision.outcome
     digest = snapshot_digest(run.snapshot)
-    evaluated_at = decision._evaluated_at
+    evaluated_at = decision.evaluated_at
     return DecisionRecord(
         record_id=record_id(decision.policy.digest, digest, evaluated_at),
         case_id=decision.case_id,
@@ -173,7 +171,9 @@ def policy_texts(policy: PolicySet | CompiledPolicy) -> PolicyTexts:
     )
 
 
-_COMPILED: dict[str, PolicySet] = {}
+# Policies rebuilt from stored texts, by content; bounded, least recently used dropped first.
+_COMPILED: OrderedDict[str, PolicySet] = OrderedDict()
+_COMPILED_MAX = 32
 
 
 def compile_policy_texts(texts: PolicyTexts) -> PolicySet:
@@ -182,9 +182,8 @@ def compile_policy_texts(texts: PolicyTexts) -> PolicySet:
     key = _sha256(json.dumps([texts.digest, texts.root, texts.files], sort_keys=True))
     cached = _COMPILED.get(key)
     if cached is not None:
+        _COMPILED.move_to_end(key)
         return cached
-    from cspolicy.engine.policy import load_policy
-
     with tempfile.TemporaryDirectory(prefix="cspolicy-stored-") as directory:
         base = Path(directory)
         for relative, text in texts.files.items():
@@ -228,6 +227,8 @@ def compile_policy_texts(texts: PolicyTexts) -> PolicySet:
             ]
         )
     _COMPILED[key] = policy
+    if len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.popitem(last=False)
     return policy
 
 

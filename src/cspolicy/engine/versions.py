@@ -81,3 +81,11 @@ def load_spec(spec: str) -> PolicySet:
     if day is not None:
         select_version(path, day)  # a date before every version is a clear error
     return load_policy(path, day)
+
+
+def shown_date(policy: PolicySet, today: dt.date) -> dt.date:
+    """The day whose parameter values a version's pages and the service show: today, kept inside its effective dates."""
+    day = max(today, policy.effective_from)
+    if policy.effective_to is not None and day >= policy.effective_to:
+        day = policy.effective_to - dt.timedelta(days=1)
+    return day

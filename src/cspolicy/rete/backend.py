@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 from cspolicy.diagnostics import CSPolicyError, EvaluationError
 from cspolicy.engine.compiler import CompiledPolicy, CompiledRule
 from cspolicy.engine.decision import Decision
-from cspolicy.engine.evaluate import CaseRun
+from cspolicy.engine.explain import explain
+from cspolicy.engine.outcomes import CaseOutcome
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.rete.network import (
     ConditionPlan,
@@ -259,7 +260,11 @@ class RetePolicy:
         case = _as_snapshot(snapshot)
         self.policy.check_jurisdiction(case)
         self.policy.check_date(case)
-        run = _ReteRun(self.compiled, case)
+        return explain(self.outcome(case))
+
+    def outcome(self, snapshot: CaseSnapshot) -> CaseOutcome:
+        """Decide one (validated) case in the Rete network: the `Backend` protocol of the engine."""
+        run = CaseOutcome.undecided(self.compiled, snapshot)
         with ENGINE_LOCK:
             # Evaluations are serialized, so one durable session (sid) per ruleset is enough;
             # its facts are retracted afterwards (durable-rules' delete_state can crash).
@@ -274,9 +279,9 @@ class RetePolicy:
                 self.retract(posted)
                 del _COLLECTORS[SID]
         self.settle(run, collector)
-        return run.decision()
+        return run
 
-    def case_fact(self, run: _ReteRun) -> tuple[dict[str, Any], dict[str, EvaluationError]]:
+    def case_fact(self, run: CaseOutcome) -> tuple[dict[str, Any], dict[str, EvaluationError]]:
         fact: dict[str, Any] = {"sid": SID, "t": "case", "mode": "native"}
         try:
             for key in self.keys.values():
@@ -303,7 +308,7 @@ class RetePolicy:
         return fact, errors
 
     @staticmethod
-    def value(run: _ReteRun, key: FactKey) -> Any:
+    def value(run: CaseOutcome, key: FactKey) -> Any:
         if key.kind == "param":
             return run.params[key.name]
         if key.kind in ("taken", "since"):
@@ -313,7 +318,7 @@ class RetePolicy:
             return None if last is None else (run.snapshot.as_of - last).days
         return run.context.facts[key.name]
 
-    def post_case(self, run: _ReteRun, posted: list[dict[str, Any]]) -> dict[str, EvaluationError]:
+    def post_case(self, run: CaseOutcome, posted: list[dict[str, Any]]) -> dict[str, EvaluationError]:
         fact, errors = self.case_fact(run)
         self.stats["cases"] += 1
         self.post([fact], posted)
@@ -325,7 +330,7 @@ class RetePolicy:
             _, _, flag = min(collector.errors)
             raise errors[flag]
 
-    def post_outcome_facts(self, run: _ReteRun, posted: list[dict[str, Any]], applies: set[str]) -> None:
+    def post_outcome_facts(self, run: CaseOutcome, posted: list[dict[str, Any]], applies: set[str]) -> None:
         facts = [{"sid": SID, "t": "applies", "r": r} for r in self.order if r in applies]
         codes = sorted({code for kind, code in self.referenced if kind == "taken"})
         facts += [{"sid": SID, "t": "taken", "a": c} for c in codes if run.context.last_taken(c) is not None]
@@ -348,7 +353,7 @@ class RetePolicy:
         if posted:
             durable_host().retract_facts(self.name, sorted(posted, key=lambda f: f["t"] != "go"))
 
-    def settle(self, run: _ReteRun, collector: _Collector) -> None:
+    def settle(self, run: CaseOutcome, collector: _Collector) -> None:
         """Copy the fired outcomes into the run, checking they are consistent."""
         for rule_id in self.order:
             run.applies[rule_id] = rule_id in collector.applies
@@ -372,14 +377,6 @@ class RetePolicy:
                     f"rule {rule_id!r}: the Rete network gave an inconsistent outcome "
                     f"(recommended, held, waiting = {outcomes}); please report this"
                 )
-
-
-class _ReteRun(CaseRun):
-    """A CaseRun whose rule outcomes are filled in from the Rete network (not computed here)."""
-
-    def __init__(self, policy: CompiledPolicy, snapshot: CaseSnapshot) -> None:
-        # An empty order: the reference sets up facts, parameters and context but decides nothing.
-        super().__init__(policy, [], snapshot)
 
 
 def _as_snapshot(snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> CaseSnapshot:

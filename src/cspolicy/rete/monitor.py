@@ -5,7 +5,7 @@
                                    "date": "2025-03-04", "payload": {"amount": "200"}}):
         print(change.text)
 
-Each event is validated, then posted to a durable-rules ruleset with one rule per event type;
+Each event is validated (`cspolicy.rete.events`), then posted to a durable-rules ruleset with one rule per event type;
 the rule's action applies the event to a *copy* of the case's state (a CaseSnapshot), the copy
 is evaluated on the Rete back end, and only if both succeed does it replace the case's state.
 A malformed event, an event for an unknown case, or one that cannot be evaluated raises
@@ -37,180 +37,42 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, field_serializer
 
 from cspolicy.diagnostics import Code, CSPolicyError, Location, Problem
 from cspolicy.engine.decision import Decision, HeldAction, PolicyRef, RecommendedAction
 from cspolicy.engine.policy import PolicySet
-from cspolicy.engine.snapshot import (
-    Arrears,
-    CaseSnapshot,
-    Day,
-    EnforcementEntry,
-    Jurisdiction,
-    License,
-    Money,
-    Payment,
-    snapshot_problems,
-)
+from cspolicy.engine.snapshot import Arrears, CaseSnapshot, EnforcementEntry, Payment
 from cspolicy.engine.versions import PolicyVersions
 from cspolicy.rete.backend import ENGINE_LOCK, RetePolicy, durable_host
+from cspolicy.rete.events import (
+    PAYLOADS,
+    CaseEvent,
+    EmploymentChanged,
+    EnforcementRecorded,
+    EventPayload,
+    MonitorError,
+    OrderIssued,
+    ParentStatusChanged,
+    PaymentPosted,
+    ProgramChanged,
+    parse_event,
+)
 
-EventType = Literal[
-    "order_issued",
-    "payment_posted",
-    "enforcement_recorded",
-    "employment_changed",
-    "program_changed",
-    "parent_status_changed",
-    "date_advanced",
-]
 ChangeKind = Literal["recommended", "no longer recommended", "held", "released"]
 ZERO = Decimal("0")
 _REGISTERED: list[str] = []  # the event ruleset, once registered in this process
 # The event being processed and its outcome, handed to and from the durable-rules action.
-_PENDING: list[tuple[CaseMonitor, CaseEvent, _Payload, Location]] = []
+_PENDING: list[tuple[CaseMonitor, CaseEvent, EventPayload, Location]] = []
 _OUTCOME: list[Any] = []
 _SEQUENCE = itertools.count(1)  # makes every posted event distinct
-
-
-class MonitorError(CSPolicyError):
-    """An event the monitor refused (no case state was changed); `problem` says why and where."""
-
-    def __init__(self, problem: Problem, case_id: str | None = None) -> None:
-        self.problem = problem
-        self.case_id = case_id
-        prefix = f"case {case_id}: " if case_id else ""
-        super().__init__(prefix + str(problem))
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class OrderIssued(_Payload):
-    """A new or modified support order; the first one opens the case."""
-
-    monthly_amount: Money
-    jurisdiction: Jurisdiction | None = None
-    public_assistance: Literal["current", "former", "never"] | None = None
-    income_withholding_active: bool | None = None
-    arrears: Arrears | None = None  # opening balances (only when the case is opened)
-
-
-class PaymentPosted(_Payload):
-    """A payment received."""
-
-    amount: Money
-    applied_to: Literal["current", "family_arrears", "state_arrears"] = "current"
-    source: Literal["withholding", "voluntary", "intercept"] = "voluntary"
-
-
-class EnforcementRecorded(_Payload):
-    """A notice sent or an enforcement action taken (or its status)."""
-
-    action: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    status: Literal["pending", "sent", "completed", "cancelled"] = "sent"
-
-
-class EmploymentChanged(_Payload):
-    """The paying parent's employment changed (and perhaps what is known about the employer)."""
-
-    employment: Literal["employed", "unemployed", "underemployed", "unknown"]
-    employer_known: bool | None = None
-    income_withholding_active: bool | None = None
-
-
-class ProgramChanged(_Payload):
-    """Enrolment in employment and training services or a payment plan changed."""
-
-    program: Literal["employment_training", "payment_plan"]
-    status: str
-
-    @model_validator(mode="after")
-    def _status_fits_program(self) -> ProgramChanged:
-        allowed = {
-            "employment_training": ("none", "referred", "enrolled"),
-            "payment_plan": ("none", "active", "defaulted"),
-        }[self.program]
-        if self.status not in allowed:
-            raise ValueError(f"status of {self.program} must be one of {', '.join(allowed)}")
-        return self
-
-
-class ParentStatusChanged(_Payload):
-    """Incarceration, active duty, a newly known address, or the parent's licenses."""
-
-    incarcerated: bool | None = None
-    incarcerated_since: Day | None = None
-    expected_release: Day | None = None
-    military_active_duty: bool | None = None
-    address_known: bool | None = None
-    licenses: list[License] | None = None
-
-
-class DateAdvanced(_Payload):
-    """Time passes: support falls due and day counts grow."""
-
-
-PAYLOADS: dict[str, type[_Payload]] = {
-    "order_issued": OrderIssued,
-    "payment_posted": PaymentPosted,
-    "enforcement_recorded": EnforcementRecorded,
-    "employment_changed": EmploymentChanged,
-    "program_changed": ProgramChanged,
-    "parent_status_changed": ParentStatusChanged,
-    "date_advanced": DateAdvanced,
-}
-
-
-class CaseEvent(BaseModel):
-    """One thing that happened to one case on one date."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: EventType
-    case_id: str = Field(min_length=1, max_length=64)
-    date: Day
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-    def details(self) -> _Payload:
-        """The payload validated against this event type's model."""
-        return PAYLOADS[self.type].model_validate(self.payload)
-
-
-def parse_event(data: Any, where: Location | None = None) -> tuple[CaseEvent, _Payload]:
-    """Validate an event and its payload; MonitorError listing every problem otherwise."""
-    location = where or Location("<event>")
-    case_id = data.get("case_id") if isinstance(data, dict) else None
-    if isinstance(data, CaseEvent):
-        event = data
-    elif not isinstance(data, dict):
-        raise MonitorError(Problem(Code.EVENT_INVALID, "an event must be a JSON object", location))
-    else:
-        try:
-            event = CaseEvent.model_validate(data)
-        except ValidationError as exc:
-            raise _invalid(exc, location, "", case_id) from None
-    try:
-        return event, event.details()
-    except ValidationError as exc:
-        raise _invalid(exc, location, "payload.", event.case_id) from None
-
-
-def _invalid(exc: ValidationError, location: Location, prefix: str, case_id: Any) -> MonitorError:
-    problems = snapshot_problems(exc, str(location))
-    text = "; ".join((prefix + p.message).replace(".: ", ": ", 1) for p in problems)
-    return MonitorError(
-        Problem(Code.EVENT_INVALID, f"invalid event: {text}", location),
-        case_id if isinstance(case_id, str) else None,
-    )
 
 
 class Change(BaseModel):
     """One change in a case's recommendations, explained and cited like `evaluate`."""
 
-    model_config = ConfigDict(frozen=True)
+    # the actions are the decision's own (explained when read), written as in the decision JSON
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     case_id: str
     date: dt.date
@@ -222,6 +84,10 @@ class Change(BaseModel):
     policy: PolicyRef
     recommended: RecommendedAction | None = None  # the recommendation (recommended / no longer)
     held: HeldAction | None = None  # the hold (held)
+
+    @field_serializer("recommended", "held")
+    def _action_json(self, action: RecommendedAction | HeldAction | None) -> dict[str, Any] | None:
+        return None if action is None else action.to_dict()
 
 
 @dataclass(frozen=True)
@@ -294,7 +160,7 @@ class CaseMonitor:
             except MonitorError as exc:
                 yield exc
 
-    def apply(self, event: CaseEvent, payload: _Payload, location: Location) -> list[Change]:
+    def apply(self, event: CaseEvent, payload: EventPayload, location: Location) -> list[Change]:
         """Run by the durable-rules action for the event's type: new state, decision, changes."""
         state = self.cases.get(event.case_id)
         if state is None and not isinstance(payload, OrderIssued):
@@ -337,7 +203,7 @@ def _dispatch(c: Any) -> None:
 
 
 # -- state transitions ------------------------------------------------------------------------------
-def open_case(event: CaseEvent, order: _Payload) -> CaseState:
+def open_case(event: CaseEvent, order: EventPayload) -> CaseState:
     """A new case from its first order."""
     assert isinstance(order, OrderIssued)
     if order.jurisdiction is None:
@@ -357,7 +223,7 @@ def open_case(event: CaseEvent, order: _Payload) -> CaseState:
     return CaseState(CaseSnapshot.model_validate(data))
 
 
-def apply_event(state: CaseState, event: CaseEvent, payload: _Payload) -> CaseState:
+def apply_event(state: CaseState, event: CaseEvent, payload: EventPayload) -> CaseState:
     """The case after `event` (the old state is left untouched)."""
     state = advance(state, event.date)
     case = state.snapshot

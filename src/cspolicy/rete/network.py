@@ -13,59 +13,57 @@ Two strata, each a set of durable-rules rules over facts of one case (one durabl
    a partial match reaches it and never retracts a match later, so every outcome rule starts
    with the `go` pattern, posted after all the facts it reads: the negations are then exact.
 
-See docs/rete.md for what is native and why.
+This module translates the conditions (stratum 1); `cspolicy.rete.formulas` builds the outcome
+rules (stratum 2) and `cspolicy.rete.encoding` posts case values exactly. The names the back end
+uses from those two are importable from here too. See docs/rete.md for what is native and why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from cspolicy.engine.compiler import CompiledCondition, CompiledPolicy, CompiledRule
+from cspolicy.engine.compiler import CompiledCondition, CompiledPolicy
 from cspolicy.engine.snapshot import FIELDS
 from cspolicy.expressions.nodes import (
+    Aggregate,
     Binary,
     BoolOp,
     Call,
     Compare,
+    Conditional,
     Literal,
+    Lookup,
     Membership,
+    Missing,
     Name,
     Node,
     Quantifier,
     Unary,
 )
-from cspolicy.expressions.types import FieldSpec, Type
+from cspolicy.expressions.types import Type
+from cspolicy.rete.encoding import MAX_POSTED, SCALE_DIGITS, FactKey, NotNative, encode, sanitize
+from cspolicy.rete.formulas import OutcomeFormulas, outcome_rule
 
-SCALE_DIGITS = 6  # money and rates are posted as whole millionths: exact integer arithmetic
-SCALE = 10**SCALE_DIGITS
-MAX_POSTED = 10**15  # |posted integer| bound; with ≤ 4 terms and factors ≤ 1000 sums stay in int64
+__all__ = [  # FactKey, NotNative, encode, OutcomeFormulas and outcome_rule are defined in encoding / formulas
+    "ConditionPlan",
+    "ConditionTranslator",
+    "FactKey",
+    "NotNative",
+    "OutcomeFormulas",
+    "encode",
+    "outcome_rule",
+]
+
 MAX_FACTOR = 1000
 MAX_TERMS = 4
-MAX_OUTCOME_TERMS = 256
 
 _DURABLE_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-
-
-class NotNative(Exception):
-    """A condition durable-rules cannot decide exactly; the message says why."""
-
-
-@dataclass(frozen=True)
-class FactKey:
-    """One value posted in the `case` fact for native conditions, and how it is encoded."""
-
-    key: str
-    kind: str  # field | param | taken
-    name: str  # dotted field path, parameter name or action code
-    encoding: str  # plain | scaled | raw | date | list
-    optional: bool = False  # may be None: then left out of the posted fact
-    items: dict[str, FieldSpec] = field(default_factory=dict)  # item fields of a list
 
 
 @dataclass
@@ -82,11 +80,6 @@ class ConditionPlan:
     fails: dict[str, Any] = field(default_factory=dict, repr=False)  # durable expr: it is not True
     flag: str = ""  # key of the precomputed flag in the case fact
     condition: CompiledCondition | None = field(default=None, repr=False)
-
-
-def sanitize(path: str) -> str:
-    """A durable-rules property name (dots would mean nesting)."""
-    return "".join(ch if ch.isalnum() else "_" for ch in path)
 
 
 class ConditionTranslator:
@@ -147,6 +140,13 @@ class ConditionTranslator:
             return self.leaf(test, [node.left, node.right], strict)
         if isinstance(node, Quantifier) and node.function == "any_of":
             return self.any_of(node, want)
+        if isinstance(node, Missing):
+            # `x == None`: a missing value is left out of the posted fact, so it is `$nex`.
+            operand = self.resolve(node.operand)
+            if self.in_item or not _single(operand):
+                raise NotNative("a test for a missing value (== None) of something other than one field")
+            key = self.key(operand, SCALE_DIGITS if _scaled(operand) else 0)
+            return {"$nex" if want != node.negated else "$ex": {key: 1}}
         if isinstance(node, Literal):
             raise NotNative("a constant condition")
         raise NotNative(f"{_describe(node)} has no durable-rules equivalent")
@@ -224,8 +224,10 @@ class ConditionTranslator:
             for part in (*left.walk(), *right.walk()):
                 if isinstance(part, Binary) and part.op == "/":
                     raise NotNative("division (Decimal arithmetic; durable-rules numbers are binary)")
-                if isinstance(part, Quantifier):
-                    raise NotNative(f"{part.function}() (durable-rules cannot count list items)")
+                if isinstance(part, Quantifier | Aggregate):
+                    raise NotNative(f"{part.function}() (durable-rules cannot count or aggregate list items)")
+                if isinstance(part, Lookup | Conditional):
+                    raise NotNative(_describe(part))
             raise NotNative("neither side of the comparison is a single value")
         terms = [n for side in (left, right) for n in self.expanded(side) if isinstance(n, Name | Literal)]
         if len(terms) > MAX_TERMS:
@@ -385,140 +387,10 @@ def _scaled(node: Node) -> bool:
 
 
 def _describe(node: Node) -> str:
-    if isinstance(node, Call):
-        return f"{node.function}()"
+    if isinstance(node, Call | Aggregate):
+        return f"{node.function}()"  # max_of/min_of/sum_of: durable-rules cannot aggregate list items
+    if isinstance(node, Conditional):
+        return "a conditional expression (x if c else y)"
+    if isinstance(node, Lookup):
+        return f"a keyed parameter ({node.param.path}[...]; a missing key must raise as in the reference)"
     return type(node).__name__.lower()
-
-
-def encode(key: FactKey, value: Any) -> Any:
-    """A case value as posted to durable-rules; raises ValueError when it cannot be exact."""
-    if key.encoding == "list":
-        return [{name: _encode_item(spec, item[name]) for name, spec in key.items.items()} for item in value]
-    if key.encoding == "raw" and key.kind == "length":
-        return len(value)
-    if value is None:
-        raise ValueError(f"{key.name} is missing")
-    if key.encoding == "plain":
-        return value
-    if key.encoding == "date":
-        return value.toordinal()
-    return _number(key.name, value, SCALE if key.encoding == "scaled" else 1)
-
-
-def _encode_item(spec: FieldSpec, value: Any) -> Any:
-    if spec.type is Type.DATE:
-        return value.toordinal()
-    if spec.type in (Type.MONEY, Type.NUMBER):
-        return _number(spec.path, value, SCALE)
-    return value
-
-
-def _number(name: str, value: Any, scale: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ValueError(f"{name} is not a number")
-    scaled = Decimal(value) * scale
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{name} = {value} has more than {SCALE_DIGITS} decimal places")
-    if abs(scaled) >= MAX_POSTED:
-        raise ValueError(f"{name} = {value} is too large to compare exactly")
-    return int(scaled)
-
-
-# -- outcome formulas (holds, requirements) as sums of products over facts ----------------------
-Literal_ = tuple[str, str, bool]  # (fact kind: applies | taken, rule id or action code, positive)
-Term = frozenset[Literal_]
-Formula = list[Term]
-
-TRUE: Formula = [frozenset()]
-
-
-def atom(kind: str, name: str) -> Formula:
-    return [frozenset({(kind, name, True)})]
-
-
-def conjoin(left: Formula, right: Formula) -> Formula:
-    terms = []
-    for a in left:
-        for b in right:
-            term = a | b
-            if not any((k, n, not p) in term for k, n, p in term):
-                terms.append(term)
-    return _absorb(terms)
-
-
-def disjoin(*formulas: Formula) -> Formula:
-    return _absorb([t for f in formulas for t in f])
-
-
-def negate(formula: Formula) -> Formula:
-    result = TRUE
-    for term in formula:
-        result = conjoin(result, [frozenset({(k, n, not p)}) for k, n, p in sorted(term)])
-    return result
-
-
-def _absorb(terms: Iterable[Term]) -> Formula:
-    unique = sorted(set(terms), key=lambda t: (len(t), sorted(t)))
-    kept: list[Term] = []
-    for term in unique:
-        if not any(other <= term for other in kept):
-            kept.append(term)
-    if len(kept) > MAX_OUTCOME_TERMS:
-        raise NotNative("holds are nested too deeply to translate")
-    return kept
-
-
-class OutcomeFormulas:
-    """Held / recommended / waiting as formulas over `applies` and `taken` facts (graph order)."""
-
-    def __init__(self, policy: CompiledPolicy, order: list[str]) -> None:
-        self.policy = policy
-        self.order = order
-        self.memo: dict[str, Formula] = {}
-
-    def holders(self, rule_id: str) -> list[str]:
-        rules = self.policy.rules
-        return [h for h in self.order if rules[h].is_hold and rule_id in rules[h].rule.holds]
-
-    def effective(self, hold: str) -> Formula:
-        """The hold applies and is not itself held."""
-        if hold not in self.memo:
-            self.memo[hold] = conjoin(atom("applies", hold), negate(self.held(hold)))
-        return self.memo[hold]
-
-    def held(self, rule_id: str) -> Formula:
-        return disjoin(*(self.effective(h) for h in self.holders(rule_id)))
-
-    def held_by(self, rule_id: str, hold: str) -> Formula:
-        """The rule applies and `hold` is the first effective hold (in graph order) naming it."""
-        formula = conjoin(atom("applies", rule_id), self.effective(hold))
-        for earlier in self.holders(rule_id):
-            if earlier == hold:
-                break
-            formula = conjoin(formula, negate(self.effective(earlier)))
-        return formula
-
-    def free(self, rule: CompiledRule) -> Formula:
-        return conjoin(atom("applies", rule.id), negate(self.held(rule.id)))
-
-    def recommended(self, rule: CompiledRule) -> Formula:
-        formula = self.free(rule)
-        for code in self.required_codes(rule):
-            formula = conjoin(formula, atom("taken", code))
-        return formula
-
-    def waiting(self, rule: CompiledRule, code: str) -> Formula:
-        return conjoin(self.free(rule), negate(atom("taken", code)))
-
-    def required_codes(self, rule: CompiledRule) -> list[str]:
-        return [self.policy.rules[r].rule.action or "" for r in rule.rule.requires]
-
-
-def outcome_rule(term: Term, run: Callable[[Any], None]) -> dict[str, Any]:
-    """A durable-rules rule for one product term; the `go` fact comes first (see module doc)."""
-    patterns: list[dict[str, Any]] = [{"go": {"t": "go"}}]
-    ordered = sorted(term, key=lambda lit: (not lit[2], lit[0], lit[1]))
-    for index, (kind, name, positive) in enumerate(ordered):
-        match = {"$and": [{"t": kind}, {"r" if kind == "applies" else "a": name}]}
-        patterns.append({f"x{index}" if positive else f"x{index}$not": match})
-    return {"all": patterns, "run": run}

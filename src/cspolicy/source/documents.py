@@ -30,6 +30,15 @@ class RuleKind(StrEnum):
     HOLD = "hold"
 
 
+class Basis(StrEnum):
+    """What the law says about a rule: it requires it, allows it (a state or agency option the
+    law provides), or the rule is the agency's own choice (a screen, a program, a practice)."""
+
+    MANDATED = "mandated"
+    ALLOWED = "allowed"
+    AGENCY_CHOICE = "agency-choice"
+
+
 class Unit(StrEnum):
     """What a parameter's values measure; fixes their type in expressions."""
 
@@ -72,7 +81,10 @@ class DatedValue(_Strict):
 
     from_: dt.date = Field(alias="from", description="First day the value is in force")
     to: dt.date | None = Field(None, description="First day it is no longer in force")
-    value: Decimal | int | bool | dt.date = Field(description="The value")
+    value: Decimal | int | bool | dt.date | dict[str, Decimal | int | bool | dt.date] = Field(
+        description="The value; a table (key → value, e.g. by county) makes the parameter keyed,"
+        " read as params.NAME[key]"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -149,6 +161,10 @@ class Rule(_Strict):
 
     id: str = Field(pattern=RULE_ID.pattern, description="Unique id, kebab-case")
     kind: RuleKind
+    basis: Basis | None = Field(
+        None,
+        description="Whether the law mandates the rule, allows it, or it is an agency choice (agency-choice)",
+    )
     title: str = Field(min_length=1)
     summary: str = Field(min_length=1, description="Plain language for staff")
     when: Conditions = Field(default_factory=list)
@@ -210,6 +226,11 @@ class PolicyFile(_Strict):
     description: str | None = None
     jurisdiction: Jurisdiction | None = None
     extends: str | None = None
+    case_schema: str | None = Field(
+        None,
+        description="The case schema the policy reads: a shipped name (child-support/v2) or a relative"
+        " path ending in .yaml; inherited through `extends`; child-support/v1 when none is named",
+    )
     effective: Effective | None = None
     sources: dict[str, Source] = Field(default_factory=dict)
     parameters: dict[str, Parameter] = Field(default_factory=dict)
@@ -224,4 +245,13 @@ class PolicyFile(_Strict):
         return value
 
 
-HEADER_FIELDS = ("id", "version", "title", "description", "jurisdiction", "extends", "effective")
+HEADER_FIELDS = (
+    "id",
+    "version",
+    "title",
+    "description",
+    "jurisdiction",
+    "extends",
+    "case_schema",
+    "effective",
+)

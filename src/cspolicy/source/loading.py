@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from cspolicy.diagnostics import Code, Location, PolicyError, Problem, Severity
+from cspolicy.source.caseschema import (
+    DEFAULT_CASE_SCHEMA,
+    CaseSchemaSource,
+    load_case_schema,
+    reference_problem,
+    resolve_schema_reference,
+)
 from cspolicy.source.documents import (
     HEADER_FIELDS,
     Derived,
@@ -23,6 +27,7 @@ from cspolicy.source.documents import (
     Rule,
     Source,
 )
+from cspolicy.source.problems import pydantic_problems as pydantic_problems
 from cspolicy.source.yamlsource import SourceMap, YamlProblem, load_yaml_file
 
 T = TypeVar("T")
@@ -62,6 +67,8 @@ class PolicySource:
     rules: dict[str, Entity[Rule]] = field(default_factory=dict)
     overrides: list[tuple[Entity[Rule], Entity[Rule]]] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    # The case schema named by `case_schema:` here or in a parent; None: child-support/v1.
+    case_schema: CaseSchemaSource | None = None
 
 
 def policy_files(directory: Path) -> list[Path]:
@@ -261,6 +268,7 @@ class _Loader:
             source.rules = dict(parent.rules)
             source.warnings = list(parent.warnings)
         source.chain.append((document.id, document.version, chosen))
+        source.case_schema = self.case_schema(document, header_map, parent, problems)
         own: dict[str, dict[str, Location]] = {
             "sources": {},
             "parameters": {},
@@ -338,6 +346,44 @@ class _Loader:
                 source.rules[rule.id] = entity
         return source
 
+    def case_schema(
+        self,
+        document: PolicyFile,
+        header_map: SourceMap,
+        parent: PolicySource | None,
+        problems: list[Problem],
+    ) -> CaseSchemaSource | None:
+        """The set's case schema: its own `case_schema:` (which must be its parent's or extend it)
+        or the parent's; None means the default, child-support/v1."""
+        inherited = parent.case_schema if parent is not None else None
+        if document.case_schema is None:
+            return inherited
+        location = header_map.at(("case_schema", "$value"))
+        path = resolve_schema_reference(document.case_schema, Path(header_map.file).parent)
+        if path is None or not path.is_file():
+            problems.append(reference_problem(document.case_schema, location))
+            return inherited
+        try:
+            own = load_case_schema(path)
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+            problems.append(
+                Problem(Code.FILE_NOT_FOUND, f"cannot load `case_schema: {document.case_schema}`", location)
+            )
+            return inherited
+        if parent is not None:
+            base = inherited or load_case_schema(DEFAULT_CASE_SCHEMA)
+            if not own.extends_schema(base):
+                problems.append(
+                    Problem(
+                        Code.INVALID_VALUE,
+                        f"case schema {own.name} does not extend {base.name}, the case schema of"
+                        f" {parent.id!r}; a policy may only name its parent's schema or one that extends it",
+                        location,
+                    )
+                )
+        return own
+
 
 def validate_document(data: Any, source_map: SourceMap, problems: list[Problem]) -> PolicyFile | None:
     """Validate one file's data as a PolicyFile; turn pydantic errors into located problems."""
@@ -351,112 +397,3 @@ def validate_document(data: Any, source_map: SourceMap, problems: list[Problem])
     except ValidationError as exc:
         problems.extend(pydantic_problems(exc, data, source_map, PolicyFile))
         return None
-
-
-def pydantic_problems(
-    exc: ValidationError, data: Any, source_map: SourceMap, root: type[BaseModel]
-) -> list[Problem]:
-    """Located, readable problems from a pydantic ValidationError on YAML-loaded data."""
-    problems: list[Problem] = []
-    for error in exc.errors():
-        path = _data_path(data, error["loc"])
-        kind = error["type"]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if kind == "extra_forbidden":
-            key = str(path[-1])
-            allowed = _allowed_keys(root, path[:-1])
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else (f"; allowed: {', '.join(allowed)}" if allowed else "")
-            )
-            problems.append(Problem(Code.UNKNOWN_KEY, f"unknown key {key!r}{hint}", source_map.at(path)))
-            continue
-        if kind == "missing":
-            problems.append(
-                Problem(
-                    Code.MISSING_KEY,
-                    f"missing required key {str(error['loc'][-1])!r}",
-                    source_map.at(path[:-1]),
-                )
-            )
-            continue
-        code = Code.INVALID_VALUE if kind in ("value_error", "string_pattern_mismatch") else Code.WRONG_TYPE
-        name = ".".join(str(p) for p in path) or "document"
-        value = error.get("input")
-        shown = f" (got {value!r})" if isinstance(value, str | int | float) and len(repr(value)) < 60 else ""
-        if kind == "string_pattern_mismatch":
-            message = "not a valid identifier here (lower case letters, digits, '-' or '_')"
-        location = (
-            source_map.at((*path, "$value"))
-            if (*path, "$value") in source_map.locations
-            else source_map.at(path)
-        )
-        problems.append(Problem(code, f"{name}: {message}{shown}", location))
-    # Pydantic reports each failing branch of a union; keep one message per place.
-    unique: dict[tuple[Location, str], Problem] = {}
-    for problem in problems:
-        unique.setdefault((problem.location, problem.message.split(":")[0]), problem)
-    return list(unique.values())
-
-
-def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    """The path into the YAML data for a pydantic `loc` (dropping union-branch tags)."""
-    path: list[str | int] = []
-    current = data
-    for part in loc:
-        if (isinstance(current, dict) and part in current) or (
-            isinstance(current, list) and isinstance(part, int) and part < len(current)
-        ):
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, dict) and isinstance(part, str) and part not in current and part.islower():
-            path.append(part)  # an unknown or missing key
-            current = None
-    return tuple(path)
-
-
-def _model_in(annotation: Any) -> Any:
-    """The pydantic model inside list[...] / dict[..., ...] / Optional / Union annotations."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _model_in(typing.get_args(annotation)[0])
-    if origin in (list, dict, typing.Union, types.UnionType):
-        for arg in reversed(typing.get_args(annotation)):
-            found = _model_in(arg)
-            if found is not None:
-                return _DictOf(found) if origin is dict else found
-    return None
-
-
-class _DictOf:
-    """Marks a dict of models: the next path step is a key, then the model."""
-
-    def __init__(self, model: type[BaseModel]) -> None:
-        self.model = model
-
-
-def _allowed_keys(root: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
-    """The keys a mapping at `path` may hold, following the model's field annotations."""
-    model: Any = root
-    skip = False
-    for part in path:
-        if skip:
-            skip = False
-            continue
-        if isinstance(part, int):
-            continue
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            fields = {f.alias or n: f for n, f in model.model_fields.items()}
-            if part not in fields:
-                return []
-            model = _model_in(fields[part].annotation)
-            if isinstance(model, _DictOf):
-                model = model.model
-                skip = True
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return [f.alias or n for n, f in model.model_fields.items()]
-    return []

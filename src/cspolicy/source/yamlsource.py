@@ -167,7 +167,7 @@ class _Builder:
         return Location(self.file, header_line + 1, 1)
 
     def number(self, node: ScalarNode) -> Any:
-        # Bounded before converting: int("9" * 5000) raises, and 1e999999999 is a short text
+        # Bounded before converting: int("9" * 5000) raises, and 1e1000000000 is a short text
         # that later code (int(), pydantic) would expand into a billion-digit integer.
         text = node.value.replace("_", "")
         value: Any = None

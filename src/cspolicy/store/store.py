@@ -155,9 +155,9 @@ class DecisionStore:
         compiled: dict[str, CompiledPolicy] = {}
         records: list[DecisionRecord] = []
         for decision, given in batch:
-            run = decision._run
-            if run is None:
+            if not decision.evaluated:
                 raise StoreError("only a decision produced by an evaluation can be saved")
+            run = decision.outcome
             snapshot = given or run.snapshot
             decision_json = decision.to_json()
             record = build_record(decision, decision_json)
