@@ -63,7 +63,6 @@ _FIRST_DAY = (dt.date.min - _EPOCH).days  # add_days() outside years 1..9999 is 
 _LAST_DAY = (dt.date.max - _EPOCH).days
 # A keyed parameter's dated tables: (first day, first day no longer in force or None, table).
 KeyedValues = Sequence[tuple[dt.date, dt.date | None, Mapping[str, Any]]]
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
 class NotVectorizable(Exception):
@@ -348,10 +347,6 @@ def _arithmetic(node: Binary, left: Vector, right: Vector) -> Vector:
     if node.op == "*":
         return Vector(_exact_product(a, scale_a, b, scale_b), errors, scale_a + scale_b)
     return Vector(a + b if node.op == "+" else a - b, errors, max(scale_a, scale_b))
-
-
-def _is_division(node: Node) -> bool:
-    return isinstance(node, Binary) and node.op == "/"
 
 
 def _literal(node: Literal) -> pl.Expr:
