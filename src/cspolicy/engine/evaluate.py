@@ -84,8 +84,3 @@ def _located_error(outcome: CaseOutcome, rule_id: str) -> bool:
     return all(outcome.run(c, rule) is True for c in rule.when) and all(
         outcome.run(c, rule) is not True for c in rule.unless
     )
-
-
-def decide(policy: CompiledPolicy, order: list[str], snapshot: CaseSnapshot) -> CaseOutcome:
-    """Run every rule of `policy` in evaluation `order` on one case and settle holds and waits."""
-    return ReferenceBackend(policy, order).outcome(snapshot)

@@ -202,7 +202,7 @@ class Explainer:
                     waiting.append(WaitingAction(self, rule, needed))
         actions = []
         for rule in outcome.recommended():
-            outputs = {name: json_value(outcome.output(expr, rule)) for name, expr in rule.outputs.items()}
+            outputs = {name: json_value(value) for name, value in outcome.outputs(rule).items()}
             due_by, overdue = outcome.clock(rule)
             actions.append(RecommendedAction(self, rule, outputs, due_by, overdue))
         return Decision(self, self.policy_ref, actions, held, waiting)
