@@ -22,7 +22,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_BASE)
 
 ## make demo: evaluate the example cases against the shipped Wisconsin policy
-DEMO_CASES = $(shell grep -l 'state: WI' examples/cases/*.yaml)
+DEMO_CASES = $(shell grep -l 'state: WI' examples/cases-v2/*.yaml)
 
 demo: $(STAMP_BASE)
 	$(BIN)/cspolicy evaluate $(DEMO_CASES) --policy policies/wisconsin

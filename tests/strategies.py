@@ -451,6 +451,104 @@ def random_snapshot(
     return data
 
 
+class SchemaSnapshots:
+    """Random valid snapshots of any case schema (child-support/v1, v2, ...), field by field.
+
+    Nothing is listed by hand: every leaf of the schema gets a value of its type (a field that
+    is not required is now and then left out, or null when it may be missing), and every list
+    0 to `most` items. `pick(options)` and `number(lo, hi)` are the source of choices (a seeded
+    RNG, or Hypothesis draws so a failure shrinks); `money()` gives amounts, `texts` the values
+    of text fields by dotted path (an item field as LIST.FIELD; `*` for the rest).
+    """
+
+    def __init__(
+        self,
+        schema: Any,
+        pick: Any,
+        number: Any,
+        money: Any,
+        texts: dict[str, list[str]] | None = None,
+        most: int = 3,
+    ) -> None:
+        self.schema = schema
+        self.pick = pick
+        self.number = number
+        self.money = money
+        self.texts = {"*": ["x"], **(texts or {})}
+        self.most = most
+
+    def snapshot(self, as_of: dt.date, state: str, case_id: str = "R-1") -> dict[str, Any]:
+        """One snapshot dated `as_of` in `state` (the schema's identity fields say where those go)."""
+        data: dict[str, Any] = {}
+        case_path, date_path, state_path = self.schema.identity_paths
+        fixed = {case_path: case_id, date_path: as_of.isoformat(), state_path: state}
+        for path, leaf in self.schema.leaves.items():
+            value = fixed[path] if path in fixed else self.value(path, leaf.doc, as_of)
+            if value is _LEFT_OUT:
+                continue
+            node = data
+            *groups, last = path.split(".")
+            for group in groups:
+                node = node.setdefault(group, {})
+            node[last] = value
+        return data
+
+    def value(self, path: str, doc: Any, as_of: dt.date) -> Any:
+        if not doc.required and doc.type != "list":
+            chance = self.number(0, 3)
+            if chance == 0:
+                return _LEFT_OUT  # the default, or missing
+            if chance == 1 and doc.optional:
+                return None
+        kind = str(doc.type)
+        if kind == "list":
+            return [self.item(path, doc, as_of) for _ in range(self.number(0, self.most))]
+        if kind == "choice":
+            return self.pick(list(doc.choices))
+        if kind == "text":
+            return self.pick(self.texts.get(path, self.texts["*"]))
+        if kind == "money":
+            return money_text(self.money())
+        if kind == "integer":
+            return self.number(0, 6)
+        if kind == "number":
+            return self.pick(["0", "0.5", "1", "1.5", "2"])
+        if kind == "bool":
+            return self.pick([True, False])
+        assert kind == "date", kind
+        if self.number(0, 9) == 0:
+            return as_of.isoformat()  # on the day: every `< as_of` / `<= as_of` boundary
+        return (as_of + dt.timedelta(days=self.number(-400, 400))).isoformat()
+
+    def item(self, path: str, doc: Any, as_of: dt.date) -> dict[str, Any]:
+        fields = {name: self.value(f"{path}.{name}", spec, as_of) for name, spec in doc.items.items()}
+        return {name: value for name, value in fields.items() if value is not _LEFT_OUT}
+
+
+_LEFT_OUT = object()
+
+
+def schema_snapshot(
+    rng: random.Random, schema: Any, state: str = "WI", start: dt.date = dt.date(2018, 1, 1)
+) -> dict[str, Any]:
+    """A valid snapshot of `schema` as plain data (see SchemaSnapshots), dated from `start` to 2027."""
+    draws = SchemaSnapshots(
+        schema, rng.choice, rng.randint, lambda: _money(rng), {"enforcement.action": list(ACTIONS)}
+    )
+    return draws.snapshot(
+        _day(rng, start, dt.date(2027, 12, 31)), state, f"{state}-{rng.randint(0, 999_999)}"
+    )
+
+
+def schema_snapshots(
+    schema: Any, state: str = "WI", start: dt.date = dt.date(2018, 1, 1)
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid snapshots of `schema` (see `schema_snapshot`); the seed reproduces one."""
+    return st.integers(0, 2**32 - 1).map(
+        lambda seed: schema_snapshot(random.Random(seed), schema, state, start)
+    )
+
+
 def snapshot(state: str = "WI", start: dt.date = dt.date(2018, 1, 1)) -> st.SearchStrategy[dict[str, Any]]:
     """Valid snapshots (see `random_snapshot`)."""
     return st.integers(0, 2**32 - 1).map(lambda seed: random_snapshot(random.Random(seed), state, start))

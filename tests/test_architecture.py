@@ -31,6 +31,7 @@ LAYERS = {
     "analysis": 4,
     "authoring": 4,
     "caseload": 4,
+    "notices": 4,
     "rete": 4,
     "store": 4,
     "service": 5,

@@ -261,7 +261,7 @@ def test_a_child_policy_may_not_switch_to_an_unrelated_schema(tmp_path: Path) ->
     child = write(
         tmp_path,
         "child.yaml",
-        f"id: child\nversion: '1'\ntitle: C\njurisdiction: {{state: WI}}\nextends: {ROOT / 'policies' / 'federal'}\n"
+        f"id: child\nversion: '1'\ntitle: C\njurisdiction: {{state: WI}}\nextends: {FIXTURES / 'policies-v1' / 'federal'}\n"
         f"case_schema: {ACME_SCHEMA}\neffective: {{from: 2025-01-01}}\n",
     )
     with pytest.raises(PolicyError) as caught:
@@ -380,7 +380,7 @@ def test_custom_schema_json_schema(acme: Any, tmp_path: Path, capsys: pytest.Cap
 
 
 def test_default_policy_snapshot_schema_is_v1() -> None:
-    policy = load_policy(ROOT / "policies" / "federal")
+    policy = load_policy(FIXTURES / "policies-v1" / "federal")  # no `case_schema:` (the shipped set is v2)
     assert policy.case_schema is default_case_schema()
     assert snapshot_schema(policy.case_schema)["required"] == json_schema("snapshot")["required"]
 

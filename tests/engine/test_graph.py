@@ -104,7 +104,7 @@ def test_shipped_graph_has_every_node_and_edge(name: str, as_of: str | None) -> 
 def test_federal_graph_edges() -> None:
     policy = shipped("federal")
     assert ("rule:passport-denial", "parameter:passport_denial_threshold") in edges(policy, "reads")
-    assert ("rule:passport-denial", "field:arrears.total") in edges(policy, "reads")
+    assert ("rule:passport-denial", "field:arrears.support") in edges(policy, "reads")  # support only (v2)
     assert ("rule:passport-denial", "field:enforcement") in edges(policy, "reads")  # taken(...)
     assert ("derived:delinquent", "field:order.monthly_amount") in edges(policy, "reads")
     assert ("rule:credit-bureau-reporting", "rule:delinquency-notice") in edges(policy, "requires")

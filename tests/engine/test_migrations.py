@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from cspolicy.cli import main
 from cspolicy.engine.caseschema import case_schema
 from cspolicy.engine.migrations import migrate_snapshot, read_snapshot_data
 
-from helpers import ROOT
+from helpers import FIXTURES, ROOT
 
 EXAMPLES = sorted((ROOT / "examples" / "cases").glob("*.yaml"))
+V2_EXAMPLES = sorted((ROOT / "examples" / "cases-v2").glob("*.yaml"))
+# The federal set as it was on child-support/v1, frozen for this comparison (the shipped one is v2).
+FEDERAL_V1 = FIXTURES / "policies-v1" / "federal"
 
 
 def leaves(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -54,12 +58,13 @@ def test_every_example_migrates_without_losing_a_value(path: Path) -> None:
 
 
 def test_migrated_examples_decide_the_same_under_the_v2_schema(tmp_path: Path) -> None:
-    """The federal rules, read against child-support/v2, decide each migrated example as v1 did."""
-    federal = load_policy(ROOT / "policies" / "federal")
+    """The v1 federal rules, read against child-support/v2, decide each migrated example as v1 did."""
+    federal = load_policy(FEDERAL_V1)
+    assert federal.case_schema is case_schema("child-support/v1")
     child = tmp_path / "policy.yaml"
     child.write_text(
         f"id: federal-v2\nversion: '1'\ntitle: Federal on v2\njurisdiction: {{state: US}}\n"
-        f"extends: {ROOT / 'policies' / 'federal'}\ncase_schema: child-support/v2\n"
+        f"extends: {FEDERAL_V1}\ncase_schema: child-support/v2\n"
         f"effective: {{from: {federal.effective_from}}}\n",
         encoding="utf-8",
     )
@@ -110,3 +115,32 @@ def test_migrate_command_writes_valid_v2_files(tmp_path: Path, capsys: pytest.Ca
     assert main(["migrate-snapshot", "--to", "child-support/v2", str(EXAMPLES[0])]) == 0
     assert "support_family_owed" in capsys.readouterr().out
     assert main(["migrate-snapshot", "--to", "child-support/v2", str(EXAMPLES[0]), str(EXAMPLES[1])]) == 2
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_each_v2_example_keeps_every_value_of_its_v1_example(path: Path) -> None:
+    """examples/cases-v2/NN is examples/cases/NN migrated, plus v2 facts: no v1 value changed or lost."""
+    v2_path = ROOT / "examples" / "cases-v2" / path.name
+    before = leaves(CaseSnapshot.from_file(path).model_dump(mode="json"))
+    after = leaves(
+        CaseSnapshot.from_file(v2_path, schema=case_schema("child-support/v2")).model_dump(mode="json")
+    )
+    added_entries = after.get("enforcement", 0) - before.get("enforcement", 0)
+    assert added_entries >= 0
+    if added_entries:  # enforcement entries may only be appended
+        before.pop("enforcement")
+        after.pop("enforcement")
+    assert {key: after.get(key, "<lost>") for key in before} == before
+
+
+def test_every_v2_example_is_valid_and_decided_by_the_shipped_policies() -> None:
+    assert len(V2_EXAMPLES) >= 30
+    loaded: dict[tuple[str, bool], Any] = {}
+    for path in V2_EXAMPLES:
+        snapshot = CaseSnapshot.from_file(path, schema=case_schema("child-support/v2"))
+        name = {"CA": "california"}.get(snapshot.facts()["jurisdiction.state"], "wisconsin")
+        key = (name, snapshot.as_of < dt.date(2025, 1, 13))
+        if key not in loaded:
+            loaded[key] = load_policy(ROOT / "policies" / name, snapshot.as_of)
+        decision = loaded[key].evaluate(snapshot)
+        assert decision.policy.id == name, path.name

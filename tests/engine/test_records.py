@@ -148,3 +148,26 @@ def test_absolute_extends_cannot_be_stored(tmp_path: Path) -> None:
     texts = policy_texts(load_policy(tmp_path / "records" / "state"))
     with pytest.raises(cspolicy.PolicyError, match="reaches outside the stored files"):
         compile_policy_texts(texts)
+
+
+def test_an_own_case_schema_is_stored_with_the_policy_and_replays(tmp_path: Path) -> None:
+    """A policy reading an agency's schema file (outside the policy's directory) is rebuilt from
+    its stored texts alone, schema included, after the files on disk are gone."""
+    import yaml
+
+    shutil.copytree(FIXTURES / "case_schema", tmp_path / "copy")
+    policy = load_policy(tmp_path / "copy" / "acme-policy")
+    data = yaml.safe_load((tmp_path / "copy" / "acme" / "case.yaml").read_text(encoding="utf-8"))
+    decision = policy.evaluate(data)
+    texts = policy_texts(policy)
+    assert sorted(texts.files) == ["acme-policy/policy.yaml", "acme/schema.yaml"]
+    assert texts.root == "acme-policy"
+    shutil.rmtree(tmp_path / "copy")
+    rebuilt = compile_policy_texts(texts)
+    snapshot = snapshot_from_canonical(canonical_snapshot(decision.outcome.snapshot), rebuilt.case_schema)
+    assert Decision.from_record(decision.record(), snapshot, texts).to_json() == decision.to_json()
+
+
+def test_a_shipped_case_schema_is_not_copied_into_the_texts() -> None:
+    texts = policy_texts(load_policy(FIXTURES / "case_schema" / "protected-policy"))
+    assert sorted(texts.files) == ["protected-policy/policy.yaml", "protected/schema.yaml"]

@@ -162,13 +162,26 @@ def test_accrual_and_payment_rules() -> None:
 
 
 def test_a_year_against_the_shipped_wisconsin_policy() -> None:
+    # The shipped Wisconsin set reads child-support/v2: the monitor keeps each case in that
+    # schema, with the facts the events tell (e.g. the support more than 30 days past due).
     monitor = CaseMonitor(ROOT / "policies" / "wisconsin")
     items = list(monitor.replay(located(ROOT / "examples" / "events.jsonl")))
     assert not [item for item in items if isinstance(item, MonitorError)]
     changes = [item for item in items if isinstance(item, Change)]
     seen = {(c.case_id, c.change, c.action) for c in changes}
     assert ("WI-EX-1", "recommended", "send_delinquency_notice") in seen
-    assert ("WI-EX-1", "recommended", "refer_federal_tax_offset") in seen
+    # Offsets read the support more than 30 days past due, which only the monitor's ageing of
+    # the missed months gives: $300 on 2024-09-01 (July's installment, due July 31).
+    assert ("WI-EX-1", "recommended", "refer_administrative_offset") in seen
+    assert ("WI-EX-1", "recommended", "refer_state_tax_offset") in seen
+    # Federal offset: DCF certifies arrears minus one month's support, $300 < $500 on 2024-09-01;
+    # the caseworker referred on 2024-09-05 anyway, so it is never recommended in this delinquency.
+    assert ("WI-EX-1", "recommended", "refer_federal_tax_offset") not in seen
+    assert "has been done" in monitor.cases["WI-EX-1"].decision.why_not("federal-tax-offset").text
+    case = monitor.snapshot("WI-EX-1")
+    assert case.arrears.past_due_over_30_days == Decimal("3000.00")  # June 2025 is not over
+    assert case.arrears.delinquency_identified_on == dt.date(2024, 8, 1)  # July's support missed
+    assert case.paying_parent.located_on == dt.date(2024, 6, 3)  # the address, known from the start
     assert ("WI-EX-1", "held", "initiate_license_suspension") in seen
     assert ("WI-EX-1", "released", "initiate_license_suspension") in seen
     held = next(c for c in changes if c.change == "held")
@@ -176,6 +189,57 @@ def test_a_year_against_the_shipped_wisconsin_policy() -> None:
     # The version in force follows the events' dates across the 2025-01-13 change.
     assert {c.policy.version for c in changes} == {"2024.1", "2025.1"}
     assert not [c for c in changes if c.case_id == "WI-EX-2"]
+
+
+def test_child_support_v2_facts_are_kept_from_the_events() -> None:
+    """Under a child-support/v2 policy the case is a v2 snapshot: arrears aged by due date and
+    paid oldest first, the delinquency dated (and cleared when paid off), the parent located."""
+    monitor = CaseMonitor(ROOT / "policies" / "wisconsin")
+
+    def event(kind: str, day: str, **payload: Any) -> Any:
+        monitor.process({"type": kind, "case_id": "V-1", "date": day, "payload": payload})
+        return monitor.snapshot("V-1")
+
+    opening = {"family_owed": "50"}
+    case = event(
+        "order_issued", "2025-01-10", monthly_amount="100", jurisdiction={"state": "WI"}, arrears=opening
+    )
+    assert type(case).case_schema().version == "2" and case.ivd.opened_on == dt.date(2025, 1, 10)
+    assert case.arrears.oldest_unpaid_due_on == dt.date(2025, 1, 10)  # opening balance: aged from opening
+    assert case.arrears.delinquency_identified_on is None and case.paying_parent.located_on is None
+    case = event("date_advanced", "2025-04-15")  # January, February, March missed: $300 more
+    assert case.arrears.family_owed == Decimal("350")
+    assert case.arrears.delinquency_identified_on == dt.date(2025, 4, 15)
+    # due 01-10 ($50), 01-31, 02-28 ($100 each) are more than 30 days past due; 03-31 is not
+    assert case.arrears.past_due_over_30_days == Decimal("250")
+    assert case.arrears.past_due_over_60_days == Decimal("150")  # 01-10 and 01-31
+    case = event("payment_posted", "2025-04-16", amount="120", applied_to="family_arrears")
+    assert case.arrears.oldest_unpaid_due_on == dt.date(2025, 1, 31)  # $50, then $70 of January's
+    assert case.arrears.past_due_over_30_days == Decimal("130")  # $30 of January + February
+    case = event("employment_changed", "2025-04-20", employment="employed", employer_known=True)
+    assert case.paying_parent.located_on == dt.date(2025, 4, 20)
+    case = event("payment_posted", "2025-04-21", amount="1000", applied_to="family_arrears")
+    assert case.arrears.family_owed == 0 and case.arrears.delinquency_identified_on is None
+    assert case.arrears.oldest_unpaid_due_on is None and case.arrears.past_due_over_30_days == 0
+
+
+def test_a_case_moves_to_the_schema_of_the_version_in_force() -> None:
+    """A case kept under a child-support/v1 policy, re-read when a v2 version takes over: every
+    v1 value kept, the v2 facts added from what the monitor knows."""
+    from cspolicy.engine.caseschema import case_schema
+    from cspolicy.rete.accrual import restate
+
+    monitor = CaseMonitor(load_policy(MONITOR))  # child-support/v1
+    order = {"monthly_amount": "100", "jurisdiction": {"state": "WI"}}
+    monitor.process({"type": "order_issued", "case_id": "M-1", "date": "2024-01-05", "payload": order})
+    monitor.process({"type": "date_advanced", "case_id": "M-1", "date": "2024-04-02"})
+    old = monitor.cases["M-1"]
+    assert type(old.snapshot).case_schema().version == "1" and len(old.unpaid) == 3
+    new = restate(old, case_schema("child-support/v2"))
+    before, after = old.snapshot.facts(), new.snapshot.facts()
+    assert all(after[path] == before[path] for path in type(old.snapshot).case_schema().leaves)
+    assert new.snapshot.arrears.past_due_over_30_days == Decimal("200")  # January and February
+    assert new.snapshot.arrears.oldest_unpaid_due_on == dt.date(2024, 1, 31)
 
 
 def test_cli_prints_changes_and_reports_bad_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

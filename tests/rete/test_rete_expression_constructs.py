@@ -1,6 +1,7 @@
-"""The Rete back end on the newer expression constructs: `== None` is native; aggregates,
-conditionals, coalesce/add_days/same_month and keyed parameters are precomputed (listed with a
-reason), and every case decides — or fails with a missing key — exactly as the reference."""
+"""The Rete back end on the newer expression constructs: `== None`, keyed parameters, `x if c else
+y`, coalesce, a nested min/max and add_days of a case date are native; aggregates (and what reads
+them) are precomputed, listed with a reason; and every case decides — or fails with a missing
+key — exactly as the reference."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from cspolicy.caseload.synthetic import generate
 from cspolicy.caseload.tables import frame_to_snapshots
 
 pytest.importorskip("durable.engine")
+
+from cspolicy.rete.network import OR_ACROSS_ITEM_FIELDS as OR_ACROSS
 
 from helpers import HEADER, write_policy
 
@@ -52,6 +55,30 @@ rules:
       - coalesce(paying_parent.expected_release, add_days(last_paid, 30)) < as_of
     action: report_to_credit_bureau
     cite: [{source: src}]
+  - id: choices
+    kind: threshold
+    title: Choices decided natively
+    summary: A conditional, coalesce, a nested max and add_days of a case date.
+    when:
+      - (arrears.family_owed if public_assistance == "never" else arrears.state_owed) >= 100
+      - coalesce(paying_parent.expected_release, order.established_on) < add_days(as_of, 30)
+      - max(arrears.family_owed, arrears.state_owed) + 1 > 50
+    unless:
+      - (paying_parent.incarcerated if arrears.family_owed > 1000 else None)
+    action: review_order
+    cite: [{source: src}]
+  - id: licenses
+    kind: threshold
+    title: License tests
+    summary: any_of with `and` is native; `or` across item fields (or its negation) is not.
+    when:
+      - any_of(paying_parent.licenses, type == "driver" and status == "active")
+      - any_of(paying_parent.licenses, type in ["driver", "professional"] or status == "suspended")
+    unless:
+      - any_of(paying_parent.licenses, type == "professional" and status != "none")
+      - any_of(paying_parent.licenses, type == "recreational" or type == "professional")
+    action: initiate_license_suspension
+    cite: [{source: src}]
   - id: county-referral
     kind: threshold
     title: County referral
@@ -81,17 +108,54 @@ def test_none_tests_are_native_and_the_rest_precomputed_with_a_reason(policy_pat
         "payments.last_date == None",
         "paying_parent.expected_release != None or arrears.family_owed > 100",
     ]
+    assert len(network.native_conditions["choices"]) == 4
+    assert network.native_conditions["county-referral"] == [
+        "arrears.family_owed + arrears.state_owed > params.county_limit[jurisdiction.county]"
+    ]
     reasons = {text: reason for rule in network.precomputed_conditions.values() for text, reason in rule}
-    assert set(reasons) == {
-        "last_paid != None",
-        "(paid_this_month if arrears.family_owed > 0 else arrears.state_owed) < 50",
-        "coalesce(paying_parent.expected_release, add_days(last_paid, 30)) < as_of",
-        "arrears.family_owed + arrears.state_owed > params.county_limit[jurisdiction.county]",
+    assert reasons == {
+        "last_paid != None": "a test for a missing value (== None) of max_of() "
+        "(durable-rules cannot count or aggregate list items), not one value",
+        "(paid_this_month if arrears.family_owed > 0 else arrears.state_owed) < 50": "sum_of() "
+        "(durable-rules cannot count or aggregate list items)",
+        "coalesce(paying_parent.expected_release, add_days(last_paid, 30)) < as_of": "add_days() of "
+        "something other than a case date",
+        'any_of(paying_parent.licenses, type in ["driver", "professional"] or status == "suspended")': OR_ACROSS,
+        'any_of(paying_parent.licenses, type == "professional" and status != "none")': OR_ACROSS,
     }
-    assert (
-        "keyed parameter"
-        in reasons["arrears.family_owed + arrears.state_owed > params.county_limit[jurisdiction.county]"]
-    )
+    assert network.native_conditions["licenses"] == [
+        'any_of(paying_parent.licenses, type == "driver" and status == "active")',
+        'any_of(paying_parent.licenses, type == "recreational" or type == "professional")',
+    ]
+
+
+def test_durable_rules_misdecides_or_across_item_fields() -> None:
+    """Why OR_ACROSS conditions are precomputed: durable-rules 2.0.28 never matches an `$or` over
+    different item fields inside `$iany` (nor `$iall`), though one item satisfies it; an `$or`
+    within one field, and any `$and`, are decided right. If this fails, the engine was fixed."""
+    from cspolicy.rete.backend import ENGINE_LOCK, durable_host
+
+    fired: set[str] = set()
+    tests = {
+        "or-across": {"$or": [{"$i.b": 1}, {"$i.a": 0}]},
+        "or-within": {"$or": [{"$i.a": 1}, {"$i.a": 0}]},
+        "and-across": {"$and": [{"$i.b": 2}, {"$i.a": 0}]},
+    }
+    rules: dict[str, Any] = {
+        name: {"all": [{"m": {"$and": [{"t": "case"}, {"$iany": {"l": test}}]}}], "run": _record(fired, name)}
+        for name, test in tests.items()
+    }
+    rules["sink"] = {"all": [{"s": {"t": "case"}}, {"z": {"t": "never"}}], "run": lambda c: None}
+    with ENGINE_LOCK:
+        durable_host().register_rulesets({"cspolicy_test_or_across": rules})
+        durable_host().assert_fact(
+            "cspolicy_test_or_across", {"sid": "p", "t": "case", "l": [{"a": 0, "b": 2}]}
+        )
+    assert fired == {"or-within", "and-across"}  # "or-across" holds for the item, yet never fires
+
+
+def _record(fired: set[str], name: str) -> Any:
+    return lambda c: fired.add(name)
 
 
 def test_rete_agrees_with_the_reference(policy_path: Path) -> None:

@@ -5,6 +5,7 @@ Imported as `from service_helpers import ...` (not from conftest: see tests/help
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -47,6 +48,14 @@ class Server:
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL, no warning: the worker processes first (when there are any), then the server."""
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        for child in found.split():
+            os.kill(int(child), signal.SIGKILL)
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=15)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -57,9 +66,11 @@ class Server:
                 self.process.wait(timeout=5)
 
 
-def start_server(tmp: Path, policies: Path, *extra: str) -> Server:
-    """Start `cspolicy serve` on a free loopback port and wait until /readyz answers 200."""
-    port = free_port()
+def start_server(
+    tmp: Path, policies: Path, *extra: str, env: dict[str, str] | None = None, port: int = 0
+) -> Server:
+    """Start `cspolicy serve` on a free loopback port (or `port`) and wait until /readyz answers 200."""
+    port = port or free_port()
     log = tmp / f"server-{port}.log"
     handle = log.open("wb")
     process = subprocess.Popen(
@@ -67,9 +78,10 @@ def start_server(tmp: Path, policies: Path, *extra: str) -> Server:
         stdout=handle,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # compiling every shipped set takes long on a busy machine
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}:\n{server.log_text()}")

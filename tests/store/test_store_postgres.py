@@ -25,6 +25,7 @@ from sqlalchemy import inspect
 from cspolicy import load_policy
 from cspolicy.store import DecisionStore
 from cspolicy.store.schema import metadata
+from cspolicy.store.sealing import new_key
 
 from helpers import FIXTURES
 
@@ -96,7 +97,9 @@ def store(postgres_url: str) -> Iterator[Any]:
     setup.close()
     separator = "&" if "?" in postgres_url else "?"
     url = f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
-    with DecisionStore(url) as opened:
+    # Every child-support/v1 snapshot holds the family violence indicator (FVI): it is sealed,
+    # and a PostgreSQL store has no development key file, so the tests give it a key.
+    with DecisionStore(url, key=new_key()) as opened:
         yield opened
     cleanup = DecisionStore(postgres_url, upgrade=False)
     with cleanup.engine.begin() as connection:

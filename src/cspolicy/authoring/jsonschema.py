@@ -127,7 +127,7 @@ def _with_shorthands(schema: dict[str, Any]) -> dict[str, Any]:
     if rule is not None:
         for part in ("when", "unless"):
             rule["properties"][part] = _string_or_list(rule["properties"][part])
-    for name in ("Rule", "Parameter", "Due"):
+    for name in ("Rule", "Parameter", "Due", "Notice"):
         model = defs.get(name)
         if model is not None and "cite" in model["properties"]:
             model["properties"]["cite"] = _citations(model["properties"]["cite"])
@@ -138,8 +138,11 @@ def _with_shorthands(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _embed_snapshot(schema: dict[str, Any]) -> None:
-    """A test case's inline snapshot is a full snapshot: validate it as one."""
-    snapshot = CaseSnapshot.model_json_schema(by_alias=True, mode="validation")
+    """A test case's inline snapshot is a full snapshot: validate it as one (child-support/v2, which
+    the shipped sets read; every v1 snapshot is also a valid v2 snapshot)."""
+    from cspolicy.engine.caseschema import case_schema
+
+    snapshot = case_schema("child-support/v2").model.model_json_schema(by_alias=True, mode="validation")
     defs = schema.setdefault("$defs", {})
     for name, definition in snapshot.pop("$defs", {}).items():
         defs.setdefault(name, definition)

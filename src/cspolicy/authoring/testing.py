@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cspolicy.authoring.coverage import Coverage
 from cspolicy.diagnostics import Code, CSPolicyError, Location, PolicyError, Problem
 from cspolicy.engine.decision import Decision
-from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.engine.versions import PolicyVersions
 from cspolicy.source.loading import TEST_SUFFIX, pydantic_problems
 from cspolicy.source.yamlsource import SourceMap, YamlProblem, load_yaml_file
@@ -144,11 +143,8 @@ def run_case(tests: LoadedTests, index: int, versions: PolicyVersions) -> CaseRe
     location = tests.source_map.at(("cases", index))
     result = CaseResult(tests.path, case.name, location)
     try:
-        if isinstance(case.snapshot, str):
-            snapshot = CaseSnapshot.from_file(tests.path.parent / case.snapshot)
-        else:
-            snapshot = CaseSnapshot.parse(case.snapshot, source=f"{location}")
-        decision = versions.evaluate(snapshot)
+        raw = tests.path.parent / case.snapshot if isinstance(case.snapshot, str) else case.snapshot
+        decision = versions.evaluate(versions.read(raw, source=f"{location}"))
     except CSPolicyError as exc:
         result.error = str(exc)
         return result

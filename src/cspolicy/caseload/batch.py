@@ -1,7 +1,8 @@
 """Caseload evaluation: a whole table at once with polars, agreeing exactly with `PolicySet.evaluate`.
 
-`VectorPlan` compiles a policy to polars expressions: the facts every rule reads (derived facts,
-parameter values by `as_of`, dates actions were taken, derived values), each rule's conditions,
+`VectorPlan` compiles a policy to polars expressions: the facts every rule reads (the case
+schema's derived facts, compiled from their expressions like any rule's; parameter values by
+`as_of`; dates actions were taken; the policy's derived values), each rule's conditions,
 holds, waits, outputs and due dates, and the first error each row meets. The result is the long
 decisions table that `cspolicy.caseload.results` assembles, plus an errors table with one row per
 case that could not be decided (invalid row, division by zero reached, no parameter value, date
@@ -12,6 +13,8 @@ outside the policy's version). Nothing is dropped: rows in = cases decided + err
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import weakref
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,11 +23,13 @@ import polars as pl
 
 from cspolicy.caseload.checks import ERROR_SCHEMA, ROW
 from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, BatchSummary, long_table, wide_table
-from cspolicy.caseload.tables import MONEY
+from cspolicy.caseload.schemafacts import Refused, fact_errors, needed, schema_facts
+from cspolicy.caseload.tables import MONEY, Layout, layout_for
 from cspolicy.diagnostics import Code, Location
-from cspolicy.engine.compiler import CompiledExpression
+from cspolicy.engine.compiler import CompiledExpression, CompiledPolicy
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.expressions import Renderer, Type
+from cspolicy.expressions.nodes import Node
 from cspolicy.expressions.vectorized import NotVectorizable, Vector, VectorCompiler, reached
 from cspolicy.source.vocabulary import TAKEN_STATUSES
 
@@ -35,6 +40,7 @@ __all__ = [  # BASE_SCHEMA, BatchResult and BatchSummary are defined in `results
     "BASE_SCHEMA",
     "BatchResult",
     "BatchSummary",
+    "Refused",
     "VectorPlan",
     "plan_for",
     "round_cents",
@@ -42,14 +48,9 @@ __all__ = [  # BASE_SCHEMA, BatchResult and BatchSummary are defined in `results
 ]
 
 
-class Refused(NotVectorizable):
-    """A policy the vectorized plan cannot take: which rule or derived value, why, and where."""
-
-    def __init__(self, message: str, location: Location) -> None:
-        super().__init__(message)
-        self.location = location
-
-
+# The action history `taken()` / `requires` read: a list of (action, date, status) entries, the
+# same list the reference evaluator reads (cspolicy.expressions.closures).
+HISTORY = "enforcement"
 _NO_VALUE = " has no value in force on "  # a parameter's error message (vectorized._name)
 
 
@@ -79,6 +80,12 @@ class VectorPlan:
             if p.keyed
         }
         self.compiler = VectorCompiler(Renderer(compiled.labels), self.param_scales, keyed)
+        self.layout: Layout = layout_for(policy.case_schema)
+        # Every fact must vectorize (a scratch compiler: no rechecks or taken codes of unread
+        # facts); the plan computes those the policy reads and those that can fail.
+        scratch = VectorCompiler(self.compiler.renderer, self.param_scales, keyed)
+        read = needed(schema_facts(scratch, policy.case_schema), policy.case_schema, _expressions(compiled))
+        self.facts_of_schema = schema_facts(self.compiler, policy.case_schema, read)
         self.derived: list[tuple[str, Vector]] = []
         for name, derived in compiled.derived.items():  # in dependency order
             try:
@@ -96,9 +103,19 @@ class VectorPlan:
         for rule in compiled.rules.values():
             for required in rule.rule.requires:
                 self.compiler.taken_codes.add(compiled.rules[required].rule.action or "")
+        if self.compiler.taken_codes and HISTORY not in self.layout.lists:
+            raise Refused(
+                f"the policy asks which actions were taken, but case schema {policy.case_schema.name}"
+                f" has no `{HISTORY}` list (the action history `taken()` reads)",
+                Location(str(compiled.source.header.file)),
+            )
         self.output_names = sorted({name for rule in compiled.rules.values() for name in rule.outputs})
-        self.schema = self.evaluate(_empty_valid()).decisions.schema
-        self.wide_schema = self.evaluate(_empty_valid(), layout="wide").decisions.schema
+        self.schema = self.evaluate(self._empty_valid()).decisions.schema
+        self.wide_schema = self.evaluate(self._empty_valid(), layout="wide").decisions.schema
+
+    def _empty_valid(self) -> pl.DataFrame:
+        layout = self.layout
+        return pl.DataFrame(schema={ROW: pl.Int64(), **layout.dtypes}).with_columns(layout.identity_columns())
 
     def _rule(self, rule_id: str) -> dict[str, Any]:
         rule = self.policy.compiled.rules[rule_id]
@@ -144,36 +161,11 @@ class VectorPlan:
 
     # -- columns every rule reads ---------------------------------------------------------------
     def facts(self, frame: pl.DataFrame) -> pl.LazyFrame:
-        """Add derived facts, parameter values by as_of, taken dates and derived values."""
-        as_of_day = pl.col("as_of").cast(pl.Int32)
-        offsets = pl.col("payments").list.eval(pl.element().struct.field("date").cast(pl.Int32)) - as_of_day
-        received = offsets.list.eval(pl.element().le(0).cast(pl.Int64))
-        month_start = offsets - (1 - pl.col("as_of").dt.day().cast(pl.Int32))
-        this_month = month_start.list.eval(pl.element().ge(0).cast(pl.Int64))
-        family = pl.col("payments").list.eval(
-            (pl.element().struct.field("applied_to") == "family_arrears").cast(pl.Int64)
-        )
-        cents = pl.col("payments").list.eval((pl.element().struct.field("amount") * 100).cast(pl.Int64))
-        last_offset = offsets.list.eval(pl.element().filter(pl.element() <= 0)).list.max()
-        total = pl.col("arrears.family_owed") + pl.col("arrears.state_owed")
-        last_date = (as_of_day + last_offset).cast(pl.Date)
-        established = pl.col("order.established_on")
-        columns = [
-            total.alias("arrears.total"),
-            # snapshot.delinquent_since: the day after the last payment (the order date when
-            # none was received, never before it), None when nothing is past due
-            pl.when(total <= 0)
-            .then(pl.lit(None, dtype=pl.Date))
-            .when(last_date.is_null())
-            .then(established)
-            .otherwise(pl.max_horizontal(last_date + dt.timedelta(days=1), established))
-            .alias("arrears.delinquent_since"),
-            last_date.alias("payments.last_date"),
-            (-last_offset).cast(pl.Int64).alias("payments.days_since_last"),
-            ((received * this_month * family * cents).list.sum().cast(pl.Decimal(38, 0)) * Decimal("0.01"))
-            .cast(MONEY)
-            .alias("payments.to_family_arrears_in_period"),
-        ]
+        """Add the schema's derived facts, parameter values by as_of, taken dates and derived values."""
+        lazy = frame.lazy()
+        for name, vector in self.facts_of_schema:  # in dependency order: one may read another
+            lazy = lazy.with_columns(vector.value.alias(name))
+        columns = []
         for name, parameter in self.policy.compiled.parameters.items():
             if parameter.keyed:
                 continue  # looked up by the compiled expressions themselves
@@ -185,7 +177,7 @@ class VectorPlan:
                 literal = _param_literal(dated.value, self.param_scales.get(name))
                 value = pl.when(inside).then(literal) if value is None else value.when(inside).then(literal)
             columns.append((pl.lit(None) if value is None else value.otherwise(None)).alias(f"params.{name}"))
-        lazy = self._taken(frame, frame.lazy().with_columns(columns))
+        lazy = self._taken(frame, lazy.with_columns(columns))
         for name, vector in self.derived:  # in dependency order: one may read another
             ratio = []
             if vector.den is not None:
@@ -203,27 +195,7 @@ class VectorPlan:
         codes = sorted(self.compiler.taken_codes)
         if not codes:
             return lazy
-        entries = (
-            frame.select(ROW, pl.col("enforcement"))
-            .explode("enforcement")
-            .unnest("enforcement")
-            .filter(pl.col("action").is_in(codes) & pl.col("status").is_in(list(TAKEN_STATUSES)))
-            .group_by(ROW, "action")
-            .agg(pl.col("date").max())
-        )
-        # Scatter each code's dates into a full column by position (rows are in ascending
-        # `__row` order): cheaper than a pivot and a join.
-        positions = frame.get_column(ROW)
-        columns = []
-        for code in codes:
-            taken = entries.filter(pl.col("action") == code)
-            column = pl.repeat(None, frame.height, dtype=pl.Date, eager=True).alias(f"taken.{code}")
-            if taken.height:
-                column = column.scatter(
-                    positions.search_sorted(taken.get_column(ROW)), taken.get_column("date")
-                )
-            columns.append(pl.lit(column))
-        return lazy.with_columns(columns)
+        return lazy.with_columns(pl.lit(column) for column in last_taken(frame.get_column(HISTORY), codes))
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self, valid: pl.DataFrame, layout: str = "long") -> BatchResult:
@@ -232,8 +204,11 @@ class VectorPlan:
         rounding (`VectorCompiler.rechecks`, almost never) are decided by the reference."""
         policy = self.policy
         compiled = policy.compiled
-        frame = self.facts(valid)
-        errors: list[tuple[pl.Expr, pl.Expr]] = [*_jurisdiction_error(policy), _version_error(policy)]
+        errors: list[tuple[pl.Expr, pl.Expr]] = [
+            *_jurisdiction_error(policy, self.layout),
+            _version_error(policy),
+            *fact_errors(self.facts_of_schema),
+        ]
         applies: dict[str, pl.Expr] = {}
         conditions: list[pl.Expr] = []
         for rule_id, plan in self.rules.items():
@@ -286,17 +261,19 @@ class VectorPlan:
         )
         rechecks = self.compiler.rechecks
         recheck = pl.any_horizontal(rechecks) if rechecks else pl.lit(False)
-        frame = (
-            frame.with_columns(*outputs, first.alias("__error"), recheck.alias("__recheck"))
-            .collect(engine="in-memory")
-            .lazy()
+        done = frame.with_columns(*outputs, first.alias("__error"), recheck.alias("__recheck")).collect(
+            engine="in-memory"
         )
+        frame = done.lazy()
         message = pl.coalesce([pl.when(pl.col("__error") == i).then(m) for i, (_, m) in enumerate(errors)])
         vectorized = frame.filter(~pl.col("__recheck"))
         failed = vectorized.filter(pl.col("__error").is_not_null()).select(
             pl.col(ROW).alias("row_number"), pl.col("case_id"), message.cast(pl.String).alias("reason")
         )
-        good = vectorized.filter(pl.col("__error").is_null())
+        if done.get_column("__error").null_count() == done.height and not done.get_column("__recheck").any():
+            good = frame  # every row decided here: no filter to copy the columns through
+        else:
+            good = vectorized.filter(pl.col("__error").is_null())
         if layout == "wide":
             decisions = wide_table(compiled, self.output_names, good)
         else:
@@ -357,6 +334,44 @@ class VectorPlan:
         )
 
 
+def last_taken(history: pl.Series, codes: list[str]) -> list[pl.Series]:
+    """Per code, the latest date of a sent or completed entry of the action history (null
+    when none), as `taken.CODE` Date columns: one pass over the flat items, grouped by
+    (code, row) cell, scattered into one column that each code's column is a slice of."""
+    height = len(history)
+    cells = (
+        pl.DataFrame({"__position": pl.int_range(height, dtype=pl.Int64, eager=True), HISTORY: history})
+        .lazy()
+        .explode(HISTORY, empty_as_null=False, keep_nulls=False)
+        .select(pl.col("__position"), pl.col(HISTORY).struct.field("action", "date", "status"))
+        .filter(pl.col("status").is_in(TAKEN_STATUSES) & pl.col("date").is_not_null())
+        .select(
+            (
+                pl.col("action").cast(pl.Enum(codes), strict=False).to_physical().cast(pl.Int64) * height
+                + pl.col("__position")
+            ).alias("cell"),
+            pl.col("date"),
+        )
+        .drop_nulls("cell")
+        .group_by("cell")
+        .agg(pl.col("date").max())
+        .collect(engine="in-memory")
+    )
+    latest = pl.repeat(None, len(codes) * height, dtype=pl.Date, eager=True)
+    if cells.height:
+        latest = latest.scatter(cells.get_column("cell"), cells.get_column("date"))
+    return [latest.slice(i * height, height).alias(f"taken.{code}") for i, code in enumerate(codes)]
+
+
+def _expressions(compiled: CompiledPolicy) -> list[Node]:
+    """Every expression of a policy: its derived values and its rules' conditions, outputs, clocks."""
+    nodes = [derived.expression.node for derived in compiled.derived.values()]
+    for rule in compiled.rules.values():
+        parts = [*rule.when, *rule.unless, *rule.outputs.values(), rule.due_after, rule.due_extended_when]
+        nodes += [part.node for part in parts if part is not None]
+    return nodes
+
+
 def _add_days(start: pl.Expr, days: int, business: bool) -> pl.Expr:
     """`start` plus `days` calendar days, or plus `days` Monday-to-Friday days as
     `evaluate.add_business_days` counts them (whole weeks first; a weekend landing moves back)."""
@@ -397,20 +412,22 @@ def round_cents(amount: pl.Expr) -> pl.Expr:
     return pl.when(amount < 0).then(-up).otherwise(up)
 
 
-def _jurisdiction_error(policy: PolicySet) -> list[tuple[pl.Expr, pl.Expr]]:
-    """A state policy decides only that state's cases (a `US` policy takes any state)."""
+def _jurisdiction_error(policy: PolicySet, layout: Layout) -> list[tuple[pl.Expr, pl.Expr]]:
+    """A state policy decides only that state's cases (a `US` policy takes any state); the
+    schema's identity names the field that says where a case is (none: no check)."""
     state = policy.compiled.source.jurisdiction.state
-    if state == "US":
+    where = layout.jurisdiction
+    if state == "US" or where is None:
         return []
     message = pl.format(
         "{}: case is in {} but {} {} applies to {} cases",
         pl.lit(Code.WRONG_JURISDICTION.value),
-        pl.col("jurisdiction.state"),
+        pl.col(where),
         pl.lit(policy.id),
         pl.lit(policy.version),
         pl.lit(state),
     )
-    return [(pl.col("jurisdiction.state") != state, message)]
+    return [((pl.col(where) != state).fill_null(False), message)]
 
 
 def _version_error(policy: PolicySet) -> tuple[pl.Expr, pl.Expr]:
@@ -430,24 +447,46 @@ def _version_error(policy: PolicySet) -> tuple[pl.Expr, pl.Expr]:
     return outside, message
 
 
-def _empty_valid() -> pl.DataFrame:
-    from cspolicy.caseload.tables import SCHEMA
-
-    return pl.DataFrame(schema={ROW: pl.Int64(), **SCHEMA})
-
-
 def plan_for(policy: PolicySet) -> VectorPlan | None:
     """The vectorized plan of a policy, or None when it uses something only the reference can do."""
     try:
-        return VectorPlan(policy)
+        return cached_plan(policy)
     except NotVectorizable:
         return None
 
 
-def snapshot_table(snapshots: list[CaseSnapshot]) -> pl.DataFrame:
+# Plans by policy: compiling one (and typing its decisions tables) costs far more than deciding
+# a small in-memory caseload, and a plan only reads its policy, which does not change.
+_PLANS: weakref.WeakKeyDictionary[PolicySet, VectorPlan | NotVectorizable] = weakref.WeakKeyDictionary()
+_PLANS_LOCK = threading.Lock()
+
+
+def cached_plan(policy: PolicySet) -> VectorPlan:
+    """The vectorized plan of `policy`, compiled once per policy object; raises NotVectorizable
+    (a `Refused` naming the rule) as `VectorPlan` does."""
+    with _PLANS_LOCK:
+        known = _PLANS.get(policy)
+    if known is None or (isinstance(known, VectorPlan) and known.policy.compiled is not policy.compiled):
+        try:
+            known = VectorPlan(policy)
+        except NotVectorizable as exc:
+            known = exc
+        with _PLANS_LOCK:
+            _PLANS[policy] = known
+    if isinstance(known, NotVectorizable):
+        raise known.with_traceback(None)
+    return known
+
+
+def snapshot_table(snapshots: list[CaseSnapshot], layout: Layout | None = None) -> pl.DataFrame:
     """Snapshots as a validated table with row numbers 1..n (for tests and examples)."""
     from cspolicy.caseload.tables import snapshots_to_frame
 
+    if layout is None:
+        layout = layout_for(type(snapshots[0]).case_schema() if snapshots else None)
+    frame = snapshots_to_frame(snapshots, layout)
     return (
-        snapshots_to_frame(snapshots).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+        frame.with_row_index(ROW, offset=1)
+        .with_columns(pl.col(ROW).cast(pl.Int64))
+        .with_columns(layout.identity_columns())
     )

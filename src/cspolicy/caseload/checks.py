@@ -1,9 +1,11 @@
 """Vectorized validation of a raw caseload table: the canonical typed table plus one error row
-(row number, case id, reason) for every row that is not a valid snapshot v1.
+(row number, case id, reason) for every row that is not a valid snapshot of the case schema.
 
-It accepts exactly what `CaseSnapshot` accepts row by row (`caseload.read_snapshots`), apart
-from amounts with fractions of a cent, which a caseload cannot hold (money is whole cents).
-Every problem of a row is reported, each naming its field: `payments.2.amount: amount cannot be
+The checks are read from the schema's layout (`cspolicy.caseload.tables.Layout`: types,
+required fields, defaults, choices, patterns, lengths). It accepts exactly what the schema's
+snapshot model accepts row by row (`caseload.read_snapshots`), apart from amounts with fractions
+of a cent (money is whole cents) and numbers with more than 6 decimals, which a caseload cannot hold.
+Every problem of a row is reported, each naming its field: `charges.2.amount: amount cannot be
 negative (got -5.00)`.
 """
 
@@ -18,13 +20,15 @@ from typing import Any
 
 import polars as pl
 
-from cspolicy.caseload.tables import LIST_COLUMNS, MONEY, SCALAR_COLUMNS, SCHEMA, Column, list_dtype
+from cspolicy.caseload.tables import MONEY, NUMBER, Column, Layout, layout_for
 from cspolicy.engine.snapshot import EARLIEST_DATE, LATEST_DATE
 
 ROW = "__row"
 REASON = "__reason"
 _WIDE = pl.Decimal(38, 12)
 _MONEY_LIMIT = Decimal("1e12")
+_NUMBER_LIMIT = Decimal("1e30")  # Decimal(38, 6) holds 32 digits before the point
+_INTEGER = r"^[+-]?[0-9]+$"
 _TRUE = ["true", "t", "yes", "y", "on", "1"]
 _FALSE = ["false", "f", "no", "n", "off", "0"]
 
@@ -52,26 +56,30 @@ def _fmt(template: str, *args: pl.Expr) -> pl.Expr:
     return pl.format(template, *args) if _DETAIL.get() else pl.lit("!")
 
 
-def check_table(raw: pl.DataFrame, first_row: int = 1) -> Checked:
-    """Validate and convert a raw chunk whose first row is row number `first_row` (1-based)."""
+def check_table(raw: pl.DataFrame, first_row: int = 1, layout: Layout | None = None) -> Checked:
+    """Validate and convert a raw chunk whose first row is row number `first_row` (1-based),
+    in the flat layout of a case schema (child-support/v1 when none is given)."""
+    layout = layout or layout_for()
     raw = raw.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
-    raw = raw.with_columns(_listable(raw.get_column(name)) for name in LIST_COLUMNS if name in raw.columns)
+    raw = raw.with_columns(_listable(raw.get_column(name)) for name in layout.lists if name in raw.columns)
     # First pass: typed values and whether each row has a problem, without formatting any text.
+    misses = _pattern_misses(raw, layout)
     token = _DETAIL.set(False)
     try:
-        checked = _checked(raw)
+        checked = _checked(raw, layout, misses)
     finally:
         _DETAIL.reset(token)
     bad = checked.get_column(REASON).is_not_null()
-    valid = checked.filter(~bad).drop(REASON).select(ROW, *SCHEMA)
+    valid = checked.filter(~bad).drop(REASON).select(ROW, *layout.dtypes, *layout.identity_columns())
     if not bad.any():
         return Checked(valid, pl.DataFrame(schema=ERROR_SCHEMA))
     # Second pass, on the bad rows only: every problem in words, naming its field.
     rejected = raw.filter(bad)
-    reasons = _checked(rejected).get_column(REASON)
+    reasons = _checked(rejected, layout, misses).get_column(REASON)
+    key = layout.case_id
     case_id = (
-        rejected.get_column("case_id").cast(pl.String, strict=False)
-        if "case_id" in rejected.columns and rejected.schema["case_id"] in (pl.String, pl.Null)
+        rejected.get_column(key).cast(pl.String, strict=False)
+        if key in rejected.columns and rejected.schema[key] in (pl.String, pl.Null)
         else pl.Series([None] * rejected.height, dtype=pl.String)
     )
     errors = pl.DataFrame(
@@ -81,25 +89,65 @@ def check_table(raw: pl.DataFrame, first_row: int = 1) -> Checked:
     return Checked(valid, errors)
 
 
-def _checked(raw: pl.DataFrame) -> pl.DataFrame:
+def _pattern_misses(raw: pl.DataFrame, layout: Layout) -> dict[str, dict[str, list[str]]]:
+    """Per list and item field with a pattern, the distinct texts that do not match it: the
+    pattern is tried once per distinct text rather than once per item (item texts such as
+    action codes repeat)."""
+    misses: dict[str, dict[str, list[str]]] = {}
+    for name, items in layout.lists.items():
+        dtype = raw.schema.get(name)
+        if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
+            continue
+        present = {f.name: _instance(f.dtype) for f in dtype.inner.fields}
+        flat = None
+        for field, column in items.items():
+            if not column.pattern or column.kind not in ("text", "choice"):
+                continue
+            if not (
+                present.get(field) == pl.String or isinstance(present.get(field), pl.Categorical | pl.Enum)
+            ):
+                continue
+            if flat is None:
+                flat = raw.get_column(name).explode(empty_as_null=False, keep_nulls=False)
+            texts = flat.struct.field(field).cast(pl.String).unique().drop_nulls()
+            misses.setdefault(name, {})[field] = texts.filter(~texts.str.contains(column.pattern)).to_list()
+    return misses
+
+
+def _checked(
+    raw: pl.DataFrame, layout: Layout, misses: dict[str, dict[str, list[str]]] | None = None
+) -> pl.DataFrame:
     values: list[pl.Expr] = []
     problems: list[pl.Expr] = []
-    for name, column in SCALAR_COLUMNS.items():
+    for name, column in layout.scalars.items():
         if name in raw.columns:
             value, problem = convert(pl.col(name), raw.schema[name], column, pl.lit(name))
         else:
             value, problem = _absent(column, pl.lit(name))
         values.append(value.alias(name))
         problems.append(problem)
-    for name in LIST_COLUMNS:
+    for name in layout.lists:
+        required = name in layout.required_lists
         if name in raw.columns:
-            value, problem = convert_list(name, raw.schema[name])
+            value, problem = convert_list(name, raw.schema[name], layout, (misses or {}).get(name))
+            if required:
+                problem = (
+                    pl.when(pl.col(name).is_null())
+                    .then(_fmt("{}: required field is missing", pl.lit(name)))
+                    .otherwise(problem)
+                )
         else:
-            value, problem = pl.lit([], dtype=list_dtype(name)), pl.lit(None, dtype=pl.String)
+            value = pl.lit([], dtype=layout.list_dtype(name))
+            problem = (
+                _fmt("{}: required field is missing", pl.lit(name))
+                if required
+                else pl.lit(None, dtype=pl.String)
+            )
         values.append(value.alias(name))
         problems.append(problem)
+    known = layout.dtypes
     for name in raw.columns:
-        if name not in SCHEMA and name not in (ROW, REASON):
+        if name not in known and name not in (ROW, REASON):
             problems.append(
                 pl.when(pl.col(name).is_not_null()).then(
                     _fmt(
@@ -107,7 +155,10 @@ def _checked(raw: pl.DataFrame) -> pl.DataFrame:
                     )
                 )
             )
-    reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
+    if _DETAIL.get():
+        reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
+    else:  # the first pass only asks whether a row has a problem: no text to join
+        reason = pl.when(pl.any_horizontal(p.is_not_null() for p in problems)).then(pl.lit("!"))
     if REASON in raw.columns:  # a JSON Lines line that held no snapshot: that is the whole story
         reason = pl.coalesce(pl.col(REASON), reason)
     return raw.select(pl.col(ROW), *values, pl.when(reason != "").then(reason).alias(REASON))
@@ -130,12 +181,23 @@ def _absent(column: Column, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return pl.lit(column.default, dtype=column.dtype), pl.lit(None, dtype=pl.String)
 
 
-def convert(expr: pl.Expr, dtype: pl.DataType, column: Column, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, problem text or null) for one field read from a column of type `dtype`."""
-    converter = {"money": _money, "date": _date, "bool": _bool, "text": _text, "choice": _text}[column.kind]
+def convert(
+    expr: pl.Expr, dtype: pl.DataType, column: Column, label: pl.Expr, misses: list[str] | None = None
+) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, problem text or null) for one field read from a column of type `dtype`;
+    `misses`, when known, are the texts that do not match the column's pattern."""
+    converter = {
+        "money": _money,
+        "number": _number,
+        "integer": _integer,
+        "date": _date,
+        "bool": _bool,
+        "text": _text,
+        "choice": _text,
+    }[column.kind]
     value, problem = converter(expr, dtype, label)
     if column.kind in ("text", "choice"):
-        value, problem = _text_rules(value, problem, column, label)
+        value, problem = _text_rules(value, problem, column, label, misses)
     missing = expr.is_null()
     if column.required:
         problem = pl.when(missing).then(_fmt("{}: required field is missing", label)).otherwise(problem)
@@ -176,6 +238,63 @@ def _money(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, 
         .then(_fmt("{}: amount is implausibly large (at least $1,000,000,000,000)", label))
     )
     return value, problem
+
+
+def _number(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """A `number` field: any finite value with at most 6 decimals (kept exactly)."""
+    problem: pl.Expr = pl.lit(None, dtype=pl.String)
+    if isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= NUMBER.scale:
+        value = expr.cast(NUMBER)
+    elif dtype.is_integer():
+        value = expr.cast(pl.Decimal(38, 0)).cast(NUMBER)
+    elif isinstance(dtype, pl.Decimal) or dtype.is_float() or dtype == pl.String or dtype == pl.Null:
+        text = expr.cast(pl.String).str.strip_chars()
+        lowered = text.str.to_lowercase().str.strip_prefix("+").str.strip_prefix("-")
+        wide = text.cast(_WIDE, strict=False)
+        value = wide.cast(NUMBER)
+        problem = (
+            pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]))
+            .then(_fmt("{}: must be a finite number (got {})", label, text))
+            .when(text.is_not_null() & wide.is_null())
+            .then(_fmt("{}: not a number (got {})", label, _shown(text)))
+            .when(wide != value.cast(_WIDE))
+            .then(_fmt("{}: numbers in a caseload have at most 6 decimals (got {})", label, text))
+        )
+    else:
+        return pl.lit(None, dtype=NUMBER), pl.when(expr.is_not_null()).then(
+            _fmt("{}: must be a number, not {}", label, pl.lit(str(dtype)))
+        )
+    problem = (
+        pl.when(problem.is_not_null())
+        .then(problem)
+        .when(value.abs() >= _NUMBER_LIMIT)
+        .then(_fmt("{}: number is too large for a caseload", label))
+    )
+    return value, problem
+
+
+def _integer(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """A whole number: an integer column, or text of digits (as the snapshot model accepts)."""
+    if dtype.is_integer():
+        return expr.cast(pl.Int64, strict=False), pl.when(
+            expr.is_not_null() & expr.cast(pl.Int64, strict=False).is_null()
+        ).then(_fmt("{}: whole number is too large (got {})", label, expr.cast(pl.String)))
+    if dtype in (pl.String, pl.Null):
+        text = expr.cast(pl.String).str.strip_chars()
+        value = pl.when(text.str.contains(_INTEGER)).then(text.cast(pl.Int64, strict=False))
+        problem = pl.when(text.is_not_null() & value.is_null()).then(
+            _fmt("{}: not a whole number (got {})", label, _shown(text))
+        )
+        return value, problem
+    if isinstance(dtype, pl.Decimal) or dtype.is_float():
+        value = pl.when(expr == expr.floor()).then(expr.cast(pl.Int64, strict=False))
+        problem = pl.when(expr.is_not_null() & value.is_null()).then(
+            _fmt("{}: not a whole number (got {})", label, _shown(expr))
+        )
+        return value, problem
+    return pl.lit(None, dtype=pl.Int64), pl.when(expr.is_not_null()).then(
+        _fmt("{}: must be a whole number, not {}", label, pl.lit(str(dtype)))
+    )
 
 
 def _date(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -242,7 +361,9 @@ def _text(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, p
     )
 
 
-def _text_rules(value: pl.Expr, problem: pl.Expr, column: Column, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _text_rules(
+    value: pl.Expr, problem: pl.Expr, column: Column, label: pl.Expr, misses: list[str] | None = None
+) -> tuple[pl.Expr, pl.Expr]:
     checks: Any = pl.when(problem.is_not_null()).then(problem)
     if column.choices:
         checks = checks.when(value.is_not_null() & ~value.is_in(list(column.choices))).then(
@@ -254,11 +375,22 @@ def _text_rules(value: pl.Expr, problem: pl.Expr, column: Column, label: pl.Expr
             )
         )
     if column.pattern:
-        checks = checks.when(value.is_not_null() & ~value.str.contains(column.pattern)).then(
+        mismatch = (
+            value.is_in(misses)
+            if misses is not None
+            else value.is_not_null() & ~value.str.contains(column.pattern)
+        )
+        checks = checks.when(mismatch).then(
             _fmt("{}: {} does not have the expected form", label, _shown(value))
         )
-    if column.required:
-        checks = checks.when(value == "").then(_fmt("{}: must not be empty", label))
+    if column.min_length:
+        short = value.str.len_chars() < column.min_length
+        if column.min_length == 1:
+            checks = checks.when(short).then(_fmt("{}: must not be empty", label))
+        else:
+            checks = checks.when(short).then(
+                _fmt("{}: shorter than {} characters", label, pl.lit(column.min_length))
+            )
     if column.max_length:
         checks = checks.when(value.str.len_chars() > column.max_length).then(
             _fmt("{}: longer than {} characters", label, pl.lit(column.max_length))
@@ -311,13 +443,18 @@ def _instance(dtype: Any) -> pl.DataType:
     return dtype() if isinstance(dtype, type) else dtype  # type: ignore[no-any-return]
 
 
-def convert_list(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """(typed list-of-struct value, problem text or null) for a list column."""
+def convert_list(
+    name: str, dtype: pl.DataType, layout: Layout | None = None, misses: dict[str, list[str]] | None = None
+) -> tuple[pl.Expr, pl.Expr]:
+    """(typed list-of-struct value, problem text or null) for a list column; `misses`: per item
+    field, the texts known not to match its pattern (`_pattern_misses`)."""
+    layout = layout or layout_for()
     expr = pl.col(name)
+    typed = layout.list_dtype(name)
     if dtype == pl.Null or (isinstance(dtype, pl.List) and dtype.inner == pl.Null):
-        return pl.lit([], dtype=list_dtype(name)), pl.lit(None, dtype=pl.String)
+        return pl.lit([], dtype=typed), pl.lit(None, dtype=pl.String)
     if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
-        return pl.lit([], dtype=list_dtype(name)), pl.when(expr.is_not_null()).then(
+        return pl.lit([], dtype=typed), pl.when(expr.is_not_null()).then(
             _fmt("{}: must be a list of items, not {}", pl.lit(name), pl.lit(str(dtype)))
         )
     present: dict[str, pl.DataType] = {f.name: _instance(f.dtype) for f in dtype.inner.fields}
@@ -333,10 +470,12 @@ def convert_list(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
                 _fmt("{}: not a JSON list of items (got {})", pl.lit(name), element.struct.field(_NOT_A_LIST))
             )
         )
-    for field, column in LIST_COLUMNS[name].items():
+    items = layout.lists[name]
+    for field, column in items.items():
         label = _fmt("{}.{}", label_base, pl.lit(field))
         if field in present:
-            value, problem = convert(element.struct.field(field), present[field], column, label)
+            known = (misses or {}).get(field)
+            value, problem = convert(element.struct.field(field), present[field], column, label, known)
             problem = pl.when(element.is_not_null()).then(problem)
         else:
             value, problem = _absent(column, label)
@@ -344,15 +483,18 @@ def convert_list(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
         fields.append(value.alias(field))
         item_problems.append(problem)
     for field in present:
-        if field not in LIST_COLUMNS[name] and field not in (_NOT_A_LIST, "_"):
+        if field not in items and field not in (_NOT_A_LIST, "_"):
             item_problems.append(
                 pl.when(element.struct.field(field).is_not_null()).then(
                     _fmt("{}.{}: unknown field", label_base, pl.lit(field))
                 )
             )
-    values = expr.list.eval(pl.struct(fields)).fill_null(pl.lit([], dtype=list_dtype(name)))
+    values = expr.list.eval(pl.struct(fields)).fill_null(pl.lit([], dtype=typed))
+    if not _DETAIL.get():  # the first pass: whether any item has a problem, as a yes/no per item
+        flags = expr.list.eval(pl.any_horizontal(p.is_not_null() for p in item_problems))
+        return values.cast(typed), pl.when(flags.list.any()).then(pl.lit("!"))
     texts = expr.list.eval(pl.concat_str(item_problems, separator="; ", ignore_nulls=True))
     problem = texts.list.eval(element.filter(element != "")).list.join("; ")
     if _NOT_A_LIST in present:  # one message for the cell, not one per pseudo-item
         problem = problem.str.replace(r"^(.*?not a JSON list of items \(got [^)]*\)).*$", "$1")
-    return values.cast(list_dtype(name)), pl.when(problem != "").then(problem)
+    return values.cast(typed), pl.when(problem != "").then(problem)

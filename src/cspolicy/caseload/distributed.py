@@ -54,9 +54,9 @@ def _evaluator(path: str, as_of: str | None, digest: str) -> CaseloadEvaluator:
 
 
 def _empty_pandas(path: str, as_of: str | None, digest: str) -> Any:
-    from cspolicy.caseload.tables import empty_frame
-
-    return empty_frame().to_pandas(use_pyarrow_extension_array=True)
+    return (
+        _evaluator(path, as_of, digest).table_layout.empty_frame().to_pandas(use_pyarrow_extension_array=True)
+    )
 
 
 def _partition(

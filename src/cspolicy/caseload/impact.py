@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from cspolicy.caseload.readers import read_snapshots
-from cspolicy.caseload.tables import RowError
+from cspolicy.caseload.tables import RowError, layout_for
 from cspolicy.diagnostics import Code, CSPolicyError, Location, Problem, SnapshotError
+from cspolicy.engine.caseschema import CaseSchema
 from cspolicy.engine.decision import Decision
 from cspolicy.engine.explain import explain
 from cspolicy.engine.policy import PolicySet
@@ -143,7 +144,7 @@ def _side(policy: PolicySet) -> dict[str, str]:
 
 def decide(policy: PolicySet, snapshot: CaseSnapshot) -> Decision:
     """The full, explained decision under `policy` whatever the version's effective dates."""
-    return explain(policy.backend.outcome(snapshot))
+    return explain(policy.backend.outcome(CaseSnapshot.parse(snapshot, schema=policy.case_schema)))
 
 
 @dataclass
@@ -163,7 +164,8 @@ def outcome(policy: PolicySet, snapshot: CaseSnapshot) -> Outcome:
     back end is asked directly, not through `PolicySet.run`, because that refuses a case dated
     outside the version's effective dates.
     """
-    run = policy.backend.outcome(snapshot)
+    # A caseload read under another schema (v1 rows, a v2 policy) is validated again under the policy's.
+    run = policy.backend.outcome(CaseSnapshot.parse(snapshot, schema=policy.case_schema))
     actions: dict[str, dict[str, Any]] = {}
     held: set[str] = set()
     for rule in policy.compiled.rules.values():
@@ -286,24 +288,24 @@ def _amount(value: Any) -> Decimal | None:
 
 
 # -- reading a caseload -------------------------------------------------------------------------
-def read_caseload(path: str | Path) -> Iterator[CaseSnapshot | RowError]:
+def read_caseload(path: str | Path, schema: CaseSchema | None = None) -> Iterator[CaseSnapshot | RowError]:
     """Every case of a caseload file, in order, a bad row as a RowError (never dropped).
 
     A YAML or JSON file holds a list of nested snapshots (or `{cases: [...]}`); JSON Lines, CSV,
-    Parquet and Arrow files are read by `cspolicy.caseload.readers`. Raises SnapshotError when the file
-    itself cannot be read.
+    Parquet and Arrow files are read by `cspolicy.caseload.readers`. Rows are validated against
+    `schema` (child-support/v1 when None). Raises SnapshotError when the file itself cannot be read.
     """
     file = Path(path)
     if file.suffix.lower() in DOCUMENT_SUFFIXES:
-        yield from _document_cases(file)
+        yield from _document_cases(file, schema)
         return
     try:
-        yield from read_snapshots(file)
+        yield from read_snapshots(file, layout=layout_for(schema))
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise _file_error(file, str(exc)) from None
 
 
-def _document_cases(file: Path) -> Iterator[CaseSnapshot | RowError]:
+def _document_cases(file: Path, schema: CaseSchema | None = None) -> Iterator[CaseSnapshot | RowError]:
     if not file.exists():
         raise _file_error(file, "no such caseload file")
     if file.suffix.lower() == ".json":
@@ -325,7 +327,7 @@ def _document_cases(file: Path) -> Iterator[CaseSnapshot | RowError]:
     for number, entry in enumerate(data, start=1):
         case_id = entry.get("case_id") if isinstance(entry, dict) else None
         try:
-            yield CaseSnapshot.parse(entry, source=f"{file} case {number}")
+            yield CaseSnapshot.parse(entry, source=f"{file} case {number}", schema=schema)
         except SnapshotError as exc:
             reasons = "; ".join(p.message for p in exc.problems)
             yield RowError(number, str(case_id) if case_id is not None else None, reasons)

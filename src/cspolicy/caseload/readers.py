@@ -2,19 +2,22 @@
 
 Files are read as raw tables in the flat layout of `cspolicy.caseload.tables` (not yet validated);
 `read_snapshots` validates them row by row. A CSV list cell holds the JSON array of the items.
+Parquet, Arrow and CSV files are read as they are; JSON Lines of nested snapshots are unnested
+with the layout of the case schema (child-support/v1 unless a layout is given).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from cspolicy.caseload.tables import LIST_COLUMNS, SCALAR_COLUMNS, RowError, empty_frame, frame_to_snapshots
+from cspolicy.caseload.tables import Layout, RowError, layout_for
 from cspolicy.engine.snapshot import CaseSnapshot
 
 TABLE_SUFFIXES = {
@@ -40,7 +43,9 @@ def source_format(path: Path) -> str:
         raise ValueError(f"{path}: unknown caseload format {path.suffix!r} (use one of {known})") from None
 
 
-def iter_tables(source: CaseloadSource, batch_size: int = 250_000) -> Iterator[pl.DataFrame]:
+def iter_tables(
+    source: CaseloadSource, batch_size: int = 250_000, layout: Layout | None = None
+) -> Iterator[pl.DataFrame]:
     """The caseload in chunks of at most `batch_size` rows, as raw tables (not yet validated).
 
     Parquet, Arrow/IPC and CSV files are read incrementally; JSON Lines of nested snapshots are
@@ -69,7 +74,7 @@ def iter_tables(source: CaseloadSource, batch_size: int = 250_000) -> Iterator[p
     elif kind == "csv":
         yield from _csv_tables(path, batch_size)
     else:
-        yield from _jsonl_tables(path, batch_size)
+        yield from _jsonl_tables(path, batch_size, layout or layout_for())
 
 
 def _from_arrow(batch: Any) -> pl.DataFrame:
@@ -180,7 +185,7 @@ def _ipc_batches(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
         yield from _rebatch((_from_arrow(batch) for batch in batches), batch_size)
 
 
-def _jsonl_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
+def _jsonl_tables(path: Path, batch_size: int, layout: Layout) -> Iterator[pl.DataFrame]:
     """JSON Lines of nested snapshots, parsed columnar (polars' JSON decoder with the layout's
     nested schema, every value as text, then unnested to dotted names). A line the columnar
     parse could get wrong is read line by line as before (`_jsonl_row`), in its place: a line
@@ -195,22 +200,41 @@ def _jsonl_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
                 continue
             lines.append(line)
             if len(lines) >= batch_size:
-                yield from _jsonl_frames(lines)
+                yield from _jsonl_frames(lines, layout)
                 lines = []
     if lines:
-        yield from _jsonl_frames(lines)
+        yield from _jsonl_frames(lines, layout)
 
 
-def _nested_dtype() -> pl.Struct:
+@dataclass
+class _Nested:
+    """A layout's nested snapshot type (every scalar as text) and its pyarrow reading schema."""
+
+    layout: Layout
+    dtype: pl.Struct
+    arrow: Any = None
+
+
+_NESTED: dict[int, _Nested] = {}
+
+
+def _nested(layout: Layout) -> _Nested:
+    found = _NESTED.get(id(layout))
+    if found is None or found.layout is not layout:
+        found = _NESTED[id(layout)] = _Nested(layout, _nested_dtype(layout))
+    return found
+
+
+def _nested_dtype(layout: Layout) -> pl.Struct:
     """The flat layout as the nested snapshot it came from, every scalar as text."""
     tree: dict[str, Any] = {}
-    for name in SCALAR_COLUMNS:
+    for name in layout.scalars:
         *parents, leaf = name.split(".")
         node = tree
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = pl.String()
-    for name, items in LIST_COLUMNS.items():
+    for name, items in layout.lists.items():
         *parents, leaf = name.split(".")
         node = tree
         for part in parents:
@@ -223,7 +247,6 @@ def _nested_dtype() -> pl.Struct:
     return build(tree)
 
 
-_NESTED = _nested_dtype()
 # a key whose value is not null ("key": followed by anything but `null`)
 _KEY_WITH_VALUE = r'"(?:[^"\\]|\\.)*"\s*:\s*[^n\s]'
 # a number the float-based decoder may not keep exactly: 16+ digits, or an exponent
@@ -249,19 +272,21 @@ def _kept(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return expr.is_not_null().cast(pl.Int64)
 
 
-def _decode(lines: pl.Series) -> pl.DataFrame | None:
+def _decode(lines: pl.Series, nested: _Nested) -> pl.DataFrame | None:
     """The lines decoded to the nested layout (a struct column `s`) with the keys kept per
     line (`kept`), or None when the decoder rejects one of them."""
-    frame = _arrow_decode(lines)
+    frame = _arrow_decode(lines, nested)
     if frame is None:
         try:
-            frame = lines.str.json_decode(_NESTED).alias("s").to_frame()
+            frame = lines.str.json_decode(nested.dtype).alias("s").to_frame()
         except pl.exceptions.PolarsError:
             return None
-    return frame.with_columns((_kept(pl.col("s"), _NESTED) - 1).alias("kept").fill_null(0))  # not the line
+    return frame.with_columns(
+        (_kept(pl.col("s"), nested.dtype) - 1).alias("kept").fill_null(0)
+    )  # not the line
 
 
-def _arrow_schema(dtype: pl.DataType) -> Any:
+def _arrow_schema(dtype: pl.DataType, layout: Layout) -> Any:
     """The nested layout for pyarrow's JSON reader: yes/no fields as booleans, all else text."""
     import pyarrow as pa
 
@@ -271,9 +296,9 @@ def _arrow_schema(dtype: pl.DataType) -> Any:
                 [pa.field(f.name, arrow(f.name, f.dtype, f"{path}{f.name}.")) for f in inner.fields]
             )
         if isinstance(inner, pl.List):
-            items = LIST_COLUMNS[path.rstrip(".")]
+            items = layout.lists[path.rstrip(".")]
             return pa.list_(pa.struct([pa.field(k, _arrow_leaf(c.kind)) for k, c in items.items()]))
-        column = SCALAR_COLUMNS.get(path.rstrip("."))
+        column = layout.scalars.get(path.rstrip("."))
         return _arrow_leaf(column.kind if column else "text")
 
     assert isinstance(dtype, pl.Struct)
@@ -286,18 +311,17 @@ def _arrow_leaf(kind: str) -> Any:
     return pa.bool_() if kind == "bool" else pa.string()
 
 
-def _arrow_decode(lines: pl.Series) -> pl.DataFrame | None:
+def _arrow_decode(lines: pl.Series, nested: _Nested) -> pl.DataFrame | None:
     """pyarrow's JSON reader on the lines (several times faster than polars' decoder), strict:
     any number where text is expected, text where yes/no is, or an unknown field rejects the
     whole part (None), which polars' decoder then reads."""
     import pyarrow as pa
     import pyarrow.json as pajson
 
-    global _ARROW_SCHEMA
-    if _ARROW_SCHEMA is None:
-        _ARROW_SCHEMA = _arrow_schema(_NESTED)
+    if nested.arrow is None:
+        nested.arrow = _arrow_schema(nested.dtype, nested.layout)
     data = ("\n".join(lines.to_list()) + "\n").encode("utf-8")
-    options = pajson.ParseOptions(explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="error")
+    options = pajson.ParseOptions(explicit_schema=nested.arrow, unexpected_field_behavior="error")
     try:
         table = pajson.read_json(pa.BufferReader(data), parse_options=options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -306,14 +330,11 @@ def _arrow_decode(lines: pl.Series) -> pl.DataFrame | None:
         return None
     flat = pl.from_arrow(table)
     assert isinstance(flat, pl.DataFrame)
-    nested = flat.select(pl.struct(flat.columns).alias("s"))
-    return nested.cast({"s": _NESTED})  # yes/no back to the text the layout reads
+    decoded = flat.select(pl.struct(flat.columns).alias("s"))
+    return decoded.cast({"s": nested.dtype})  # yes/no back to the text the layout reads
 
 
-_ARROW_SCHEMA: Any = None
-
-
-def _columnar(lines: pl.Series) -> list[tuple[pl.DataFrame | None, list[int]]]:
+def _columnar(lines: pl.Series, nested: _Nested) -> list[tuple[pl.DataFrame | None, list[int]]]:
     """Decode `lines`: parts of (decoded frame or None, positions), halving a part the decoder
     rejects until the rejected lines are single (read line by line)."""
     positions = list(range(lines.len()))
@@ -321,7 +342,7 @@ def _columnar(lines: pl.Series) -> list[tuple[pl.DataFrame | None, list[int]]]:
     done: list[tuple[pl.DataFrame | None, list[int]]] = []
     while pending:
         part, where = pending.pop()
-        decoded = _decode(part)
+        decoded = _decode(part, nested)
         if decoded is not None:
             done.append((decoded, where))
         elif part.len() == 1:
@@ -332,7 +353,7 @@ def _columnar(lines: pl.Series) -> list[tuple[pl.DataFrame | None, list[int]]]:
     return done
 
 
-def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+def _flat(frame: pl.DataFrame, nested: pl.Struct) -> pl.DataFrame:
     """A decoded nested frame unnested to the flat layout's dotted names (lists stay lists)."""
     columns: list[pl.Expr] = []
 
@@ -343,11 +364,11 @@ def _flat(frame: pl.DataFrame) -> pl.DataFrame:
         else:
             columns.append(expr.alias(name))
 
-    walk(pl.col("s"), _NESTED, "")
+    walk(pl.col("s"), nested, "")
     return frame.select(columns)
 
 
-def _jsonl_frames(raw: list[str]) -> Iterator[pl.DataFrame]:
+def _jsonl_frames(raw: list[str], layout: Layout | None = None) -> Iterator[pl.DataFrame]:
     """One chunk of JSON Lines as raw tables, in line order: runs of lines parsed columnar and
     runs read line by line (their columns differ, so they are separate tables)."""
     lines = pl.Series("line", raw, dtype=pl.String).str.strip_chars()
@@ -358,7 +379,9 @@ def _jsonl_frames(raw: list[str]) -> Iterator[pl.DataFrame]:
     fast = [i for i, ok in enumerate(plain) if ok]
     columnar = [False] * len(raw)
     pieces: list[pl.DataFrame] = []
-    for decoded, where in _columnar(lines.gather(fast)) if fast else []:
+    layout = layout or layout_for()
+    nested = _nested(layout)
+    for decoded, where in _columnar(lines.gather(fast), nested) if fast else []:
         if decoded is None:
             continue
         rows = [fast[i] for i in where]
@@ -367,7 +390,7 @@ def _jsonl_frames(raw: list[str]) -> Iterator[pl.DataFrame]:
         for row in good:
             columnar[row] = True
         if good:
-            pieces.append(_flat(decoded.filter(agrees)).with_columns(pl.Series(ROW_LINE, good)))
+            pieces.append(_flat(decoded.filter(agrees), nested.dtype).with_columns(pl.Series(ROW_LINE, good)))
     table = pl.concat(pieces).sort(ROW_LINE).drop(ROW_LINE) if pieces else None
     start, taken = 0, 0
     while start < len(raw):
@@ -379,30 +402,31 @@ def _jsonl_frames(raw: list[str]) -> Iterator[pl.DataFrame]:
             yield table.slice(taken, end - start)
             taken += end - start
         else:
-            yield _json_frame([_jsonl_row(raw[i]) for i in range(start, end)])
+            yield _json_frame([_jsonl_row(raw[i], layout) for i in range(start, end)])
         start = end
 
 
 ROW_LINE = "__line"
 
 
-def _jsonl_row(line: str) -> dict[str, Any]:
+def _jsonl_row(line: str, layout: Layout | None = None) -> dict[str, Any]:
     try:
         data = json.loads(line, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         return {"__reason": f"not valid JSON ({exc.msg} at character {exc.pos})"}
     if not isinstance(data, dict):
         return {"__reason": "a line must hold one snapshot (a JSON object)"}
-    return flatten(data)
+    return flatten(data, layout=layout)
 
 
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(data: dict[str, Any], prefix: str = "", layout: Layout | None = None) -> dict[str, Any]:
     """A nested snapshot mapping as a flat row with dotted keys; list fields stay lists."""
+    lists = (layout or layout_for()).lists
     row: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and name not in LIST_COLUMNS:
-            row.update(flatten(value, name + "."))
+        if isinstance(value, dict) and name not in lists:
+            row.update(flatten(value, name + ".", layout))
         else:
             row[name] = value
     return row
@@ -429,22 +453,26 @@ def _json_cell(value: Any) -> str | None:
     return json.dumps(value, default=str)
 
 
-def read_table(source: CaseloadSource) -> pl.DataFrame:
+def read_table(source: CaseloadSource, layout: Layout | None = None) -> pl.DataFrame:
     """The whole caseload as one raw table (not validated): see `iter_tables`."""
-    frames = list(iter_tables(source, batch_size=1_000_000))
+    layout = layout or layout_for()
+    frames = list(iter_tables(source, batch_size=1_000_000, layout=layout))
     if not frames:
-        return empty_frame()
+        return layout.empty_frame()
     return pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
 
 
-def read_snapshots(source: CaseloadSource, batch_size: int = 50_000) -> Iterator[CaseSnapshot | RowError]:
+def read_snapshots(
+    source: CaseloadSource, batch_size: int = 50_000, layout: Layout | None = None
+) -> Iterator[CaseSnapshot | RowError]:
     """Every case of a caseload, in order: a CaseSnapshot, or a RowError for a row that is not valid.
 
     Nothing is dropped: the n-th item describes the n-th row (1-based `row_number`).
     """
+    layout = layout or layout_for()
     number = 1
-    for table in iter_tables(source, batch_size):
-        yield from frame_to_snapshots(table, number)
+    for table in iter_tables(source, batch_size, layout):
+        yield from layout.frame_to_snapshots(table, number)
         number += table.height
 
 
@@ -452,8 +480,8 @@ def write_csv(frame: pl.DataFrame, path: str | Path) -> None:
     """Write a caseload table as CSV, list columns as JSON arrays (what the CSV reader expects)."""
     encoded = frame.with_columns(
         pl.col(name).map_elements(_json_list, return_dtype=pl.String)
-        for name in LIST_COLUMNS
-        if name in frame.columns
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.List)
     )
     encoded.write_csv(path)
 

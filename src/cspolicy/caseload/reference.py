@@ -14,7 +14,7 @@ import polars as pl
 
 from cspolicy.caseload.checks import ERROR_SCHEMA, ROW
 from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, conform, long_to_wide
-from cspolicy.caseload.tables import RowError, frame_to_snapshots
+from cspolicy.caseload.tables import RowError, layout_for
 from cspolicy.diagnostics import EvaluationError
 from cspolicy.expressions import Type
 
@@ -111,7 +111,8 @@ def evaluate_reference(
     rows: list[dict[str, Any]] = []
     errors: list[RowError] = []
     numbers = valid.get_column(ROW).to_list()
-    for number, case in zip(numbers, frame_to_snapshots(valid.drop(ROW)), strict=True):
+    snapshots = layout_for(policy.case_schema).frame_to_snapshots(valid.drop(ROW))
+    for number, case in zip(numbers, snapshots, strict=True):
         if isinstance(case, RowError):
             errors.append(RowError(number, case.case_id, case.reason))
             continue

@@ -282,6 +282,8 @@ def long_to_wide(
 
 def conform(decisions: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Decisions with exactly `schema`'s columns and types (a missing output column is null)."""
+    if decisions.schema == schema:
+        return decisions  # the vectorized plan's usual case: nothing to recast
     decisions = decisions.with_columns(
         pl.lit(None, dtype=dtype).alias(name)
         for name, dtype in schema.items()

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from cspolicy.caseload.batch import VectorPlan
+from cspolicy.caseload.batch import VectorPlan, cached_plan
 from cspolicy.caseload.checks import ERROR_SCHEMA, check_table
 from cspolicy.caseload.readers import CaseloadSource, iter_tables
 from cspolicy.caseload.reference import evaluate_reference
 from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, BatchSummary, conform, wide_schema
+from cspolicy.caseload.tables import layout_for
 from cspolicy.expressions import Type
 from cspolicy.expressions.vectorized import NotVectorizable
 
@@ -42,9 +43,10 @@ class CaseloadEvaluator:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)} (got {layout!r})")
         self.policy = policy
         self.layout = layout
+        self.table_layout = layout_for(policy.case_schema)  # the flat columns of its case schema
         self.why_reference: str | None = None
         try:
-            self.plan: VectorPlan | None = VectorPlan(policy)
+            self.plan: VectorPlan | None = cached_plan(policy)
         except NotVectorizable as exc:
             self.plan, self.why_reference = None, str(exc)
         if self.plan is not None:
@@ -61,7 +63,7 @@ class CaseloadEvaluator:
 
     def evaluate(self, raw: pl.DataFrame, first_row: int = 1) -> BatchResult:
         """Validate and decide one chunk whose first row is row number `first_row`."""
-        checked = check_table(raw, first_row)
+        checked = check_table(raw, first_row, self.table_layout)
         result = self.decide(checked.valid)
         errors = pl.concat([checked.errors, result.errors]).sort("row_number")
         return BatchResult(result.decisions, errors, raw.height, result.rechecked)
@@ -115,7 +117,7 @@ def iter_results(
     """The caseload's results chunk by chunk (decisions and error rows), in input order."""
     evaluator = CaseloadEvaluator(policy, layout)
     first_row = 1
-    for raw in iter_tables(source, batch_size):
+    for raw in iter_tables(source, batch_size, evaluator.table_layout):
         yield evaluator.evaluate(raw, first_row)
         first_row += raw.height
 
@@ -131,7 +133,7 @@ def evaluate_caseload(
     evaluator = CaseloadEvaluator(policy, layout)
     results = []
     first_row = 1
-    for raw in iter_tables(source, batch_size):
+    for raw in iter_tables(source, batch_size, evaluator.table_layout):
         results.append(evaluator.evaluate(raw, first_row))
         first_row += raw.height
     if not results:
@@ -203,6 +205,7 @@ def stream(
     on_batch: Callable[[BatchSummary], None] | None = None,
 ) -> BatchSummary:
     """Stream `source` through `evaluator` into Parquet files; see `evaluate_batches`."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     output = Path(output)
@@ -213,12 +216,17 @@ def stream(
     errors_schema = pl.DataFrame(schema=ERROR_SCHEMA).to_arrow().schema
     # Reading the next chunk and writing the last one overlap with deciding this one (both
     # release the GIL); at most one chunk waits on each side, so memory stays bounded.
+    # Column statistics for all but the dictionary-encoded (Enum) columns: a status column's
+    # min/max says little and computing it was a third of the writing time.
+    statistics = [f.name for f in decisions_schema if not pa.types.is_dictionary(f.type)]
     with (
-        pq.ParquetWriter(output, decisions_schema, compression="zstd") as decisions_out,
+        pq.ParquetWriter(
+            output, decisions_schema, compression="zstd", write_statistics=statistics
+        ) as decisions_out,
         pq.ParquetWriter(errors_path, errors_schema, compression="zstd") as errors_out,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="cspolicy-io") as pool,
     ):
-        chunks = iter_tables(source, batch_size)
+        chunks = iter_tables(source, batch_size, getattr(evaluator, "table_layout", None))
         upcoming = pool.submit(next, chunks, None)
         writing: Future[None] | None = None
         first_row = 1

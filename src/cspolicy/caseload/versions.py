@@ -20,6 +20,7 @@ from cspolicy.caseload.checks import ERROR_SCHEMA, ROW, check_table
 from cspolicy.caseload.readers import CaseloadSource, source_format
 from cspolicy.caseload.results import BatchResult, BatchSummary, conform
 from cspolicy.caseload.streaming import DEFAULT_BATCH_SIZE, CaseloadEvaluator, stream
+from cspolicy.caseload.tables import Layout
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.engine.policy import PolicySet, load_policy
 from cspolicy.engine.versions import PolicyVersions
@@ -60,6 +61,16 @@ class VersionedEvaluator:
             for evaluator in self.by_digest.values()
             for rule_id, rule in evaluator.policy.compiled.rules.items()
         }
+
+    @property
+    def table_layout(self) -> Layout:
+        """The flat layout rows are validated with: that of the case schema extending every
+        other version's (a version on child-support/v1 decides v2 rows by their v1 columns)."""
+        layouts = {id(e.table_layout): e.table_layout for e in self.by_digest.values()}
+        for layout in layouts.values():
+            if all(layout.schema.extends_schema(other.schema) for other in layouts.values()):
+                return layout
+        return next(iter(layouts.values()))
 
     def _learn(self, policy: PolicySet) -> None:
         """Add the dated sets (sets with version directories) that `policy`'s chain goes through."""
@@ -131,7 +142,8 @@ class VersionedEvaluator:
 
     def evaluate(self, raw: pl.DataFrame, first_row: int = 1) -> BatchResult:
         """Validate a chunk once, then decide each row under its date's version."""
-        checked = check_table(raw, first_row)
+        layout = self.table_layout
+        checked = check_table(raw, first_row, layout)
         valid = checked.valid
         decisions: list[pl.DataFrame] = []
         errors: list[pl.DataFrame] = [checked.errors]
@@ -147,6 +159,9 @@ class VersionedEvaluator:
                     rows.select(pl.col(ROW).alias("row_number"), "case_id", pl.lit(found).alias("reason"))
                 )
                 continue
+            if found.table_layout is not layout:  # a version on a base schema: its own columns
+                own = found.table_layout
+                rows = rows.select(ROW, *own.dtypes, *own.identity_columns())
             result = found.decide(rows)
             rechecked += result.rechecked
             decisions.append(conform(result.decisions, self.schema))

@@ -12,7 +12,9 @@ from cspolicy.analysis.checks import check_policy
 from cspolicy.cli.output import console, print_problems, write_json
 from cspolicy.diagnostics import Code, Location, PolicyError, Problem, Severity
 from cspolicy.engine.policy import PolicySet, load_policy
+from cspolicy.engine.translations import translation_problems
 from cspolicy.source.loading import policy_files
+from cspolicy.source.translations import LANGUAGES
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +31,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--as-of", type=iso_date, help="check only the version in force on this date (YYYY-MM-DD)"
     )
     parser.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help="also check the translations into this language: every rule, parameter, field and action"
+        " needs a text (CSP210) and catalogues may name only ids that exist (CSP211)",
+    )
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.set_defaults(handler=run)
 
@@ -55,13 +63,17 @@ def _policy_directories(path: Path) -> list[Path]:
     return [found for sub in sorted(path.iterdir()) if sub.is_dir() for found in _policy_directories(sub)]
 
 
-def check_one(path: str, as_of: dt.date | None) -> tuple[str, list[Problem]]:
-    """The policy's name (`id version`, or '' when it does not load) and every problem found."""
+def check_one(path: str, as_of: dt.date | None, lang: str | None = None) -> tuple[str, list[Problem]]:
+    """The policy's name (`id version`, or '' when it does not load) and every problem found;
+    with `lang`, also every missing or unknown translation into that language."""
     try:
         policy = load_policy(path, as_of)
     except PolicyError as exc:
         return "", exc.problems
-    return f"{policy.id} {policy.version}", check_policy(policy) + caseload_mode(policy, path)
+    problems = check_policy(policy) + caseload_mode(policy, path)
+    if lang is not None:
+        problems += translation_problems(policy.compiled, lang)
+    return f"{policy.id} {policy.version}", problems
 
 
 def caseload_mode(policy: PolicySet, path: str) -> list[Problem]:
@@ -83,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     reports: list[dict[str, Any]] = []
     for path, as_of in checks:
-        name, problems = check_one(path, as_of)
+        name, problems = check_one(path, as_of, args.lang)
         errors = [p for p in problems if p.severity is Severity.ERROR]
         warnings = [p for p in problems if p.severity is Severity.WARNING]
         if errors or (args.strict and warnings):

@@ -8,7 +8,6 @@ import json
 
 from cspolicy.cli.output import print_decision, print_error, write_json
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.engine.versions import PolicyVersions
 
 
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = []
     for path in args.cases:
         try:
-            snapshot = CaseSnapshot.from_file(path)
+            snapshot = versions.read(path)  # under the case schema of the version in force
             if args.as_of:
                 snapshot = snapshot.model_copy(update={"as_of": dt.date.fromisoformat(args.as_of)})
             decision = versions.evaluate(snapshot)

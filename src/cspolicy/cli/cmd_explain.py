@@ -6,7 +6,6 @@ import argparse
 
 from cspolicy.cli.output import console, print_error
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.engine.versions import PolicyVersions
 
 
@@ -20,8 +19,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace) -> int:
     try:
-        snapshot = CaseSnapshot.from_file(args.case)
-        decision = PolicyVersions(args.policy).evaluate(snapshot)
+        decision = PolicyVersions(args.policy).evaluate(args.case)
         answer = decision.why_not(args.rule)
     except CSPolicyError as exc:
         print_error(exc)

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             report = measure_impact(
                 old,
                 new,
-                read_caseload(args.caseload),
+                read_caseload(args.caseload, new.case_schema),
                 as_of=as_of,
                 progress=lambda n: progress.advance(task, n),
             )

@@ -27,6 +27,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--policy", metavar="PATH", help="re-evaluate stored decisions under this policy")
     parser.add_argument("--all", action="store_true", help="with --policy: every record, not only current")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--scope",
+        action="append",
+        choices=["fti", "fvi"],
+        default=[],
+        help="show protected values of this kind",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -35,19 +42,20 @@ def run(args: argparse.Namespace) -> int:
         console.print("[red]give either a RECORD_ID or --policy PATH[/red]")
         return 2
     try:
+        from cspolicy.cli.cmd_records import reader
         from cspolicy.store import DecisionStore
 
-        store = DecisionStore(args.store)
+        store = DecisionStore(args.store, reader=reader())
         if args.record is not None:
-            return _replay_one(store, args.record, args.format)
-        return _replay_under(store, args.policy, args.all, args.format)
+            return _replay_one(store, args.record, args.format, args.scope)
+        return _replay_under(store, args.policy, args.all, args.format, args.scope)
     except CSPolicyError as exc:
         print_error(exc)
         return 1
 
 
-def _replay_one(store: DecisionStore, record_id: str, output: str) -> int:
-    result = store.replay(record_id)
+def _replay_one(store: DecisionStore, record_id: str, output: str, scopes: list[str]) -> int:
+    result = store.replay(record_id, scopes=scopes)  # protected values masked unless in scopes
     record = result.record
     if output == "json":
         write_json(
@@ -83,10 +91,10 @@ def _replay_one(store: DecisionStore, record_id: str, output: str) -> int:
     return 1
 
 
-def _replay_under(store: DecisionStore, policy: str, every: bool, output: str) -> int:
+def _replay_under(store: DecisionStore, policy: str, every: bool, output: str, scopes: list[str]) -> int:
     from cspolicy.store.whatif import changes_under
 
-    changes = list(changes_under(store, policy, current_only=not every))
+    changes = list(changes_under(store, policy, current_only=not every, scopes=scopes))
     if output == "json":
         payload = [
             {

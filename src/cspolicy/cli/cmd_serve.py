@@ -27,6 +27,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often files are checked")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--threads", type=int, default=4, help="decision threads per process (default 4)")
+    parser.add_argument(
+        "--inline-max-bytes",
+        type=int,
+        default=32 * 1024,
+        metavar="BYTES",
+        help="decide a single snapshot up to this size on the event loop, not in a thread (0: never)",
+    )
     parser.add_argument("--max-body", type=int, default=10 * 1024 * 1024, metavar="BYTES", help="body limit")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(handler=run)
@@ -66,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             poll_seconds=args.poll_seconds,
             max_body_bytes=args.max_body,
             threads=args.threads,
+            inline_max_bytes=args.inline_max_bytes,
             workers=args.workers,
             log_level=args.log_level,
         )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cspolicy.diagnostics import Code
-from cspolicy.docs import catalogue, decisions, law, outcomes, reference
+from cspolicy.docs import caseschemas, catalogue, decisions, law, outcomes, reference
 from cspolicy.docs.changes import changes
 from cspolicy.docs.text import text
 
@@ -28,6 +28,7 @@ def generate_pages(root: Path, today: dt.date | None = None) -> dict[str, str]:
     pages = catalogue_pages(sets)
     pages["reference/actions.md"] = reference.actions_page(sets)
     pages[law.PAGE] = law.law_page(sets)
+    pages |= caseschemas.schema_pages(sets)
     pages["reference/expressions.md"] = reference.expressions_page()
     pages["reference/schema.md"] = reference.schema_page()
     pages["reference/cli.md"] = reference.cli_page()

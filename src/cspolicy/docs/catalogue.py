@@ -97,6 +97,10 @@ def discover(policies: Path, today: dt.date) -> list[PolicySetDocs]:
     sets: list[PolicySetDocs] = []
     for directory in sorted(p for p in policies.iterdir() if p.is_dir()):
         version_dirs = version_directories(directory) or [directory]
+        if len({load_policy(d).id for d in version_dirs}) > 1:
+            # A folder of sets (policies/reforms/…), not dated versions of one set: each its own.
+            sets.extend(discover(directory, today))
+            continue
         versions = []
         for version_dir in version_dirs:
             policy = load_policy(version_dir)

@@ -89,6 +89,20 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "A parameter's dated values overlap (an error) or leave a gap between them (a warning).",
         "Make each value's `to` the next value's `from`, or leave `to` out so the next value ends it.",
     ),
+    Code.MISSING_TRANSLATION: (
+        "A rule, parameter, derived value, case field, choice or action has no text in the language "
+        "checked (`cspolicy check --lang es`). A Spanish explanation of a case that reads it cannot "
+        "be written, so cspolicy refuses to write one rather than mix languages.",
+        "Add the text to the catalogue the message names (`policy.es.yaml` beside the policy file, "
+        "`v2.es.yaml` beside the case schema, or the shared `vocabulary.es.yaml`); see the "
+        "translations guide. Translations of legal text need the agency's legal review.",
+    ),
+    Code.UNKNOWN_TRANSLATION: (
+        "A translation catalogue names a rule, parameter, field, choice or action that the policy set "
+        "or case schema does not have, usually a misspelling or a rule renamed in English; the "
+        "message suggests the closest id.",
+        "Fix the id or remove the entry, so no translation silently stops being used.",
+    ),
     Code.EXPRESSION_SYNTAX: (
         "An expression cannot be parsed.",
         "Expressions are a small subset of Python syntax; check brackets and operators at the position given.",

@@ -29,10 +29,7 @@ class _Action:
         self._explainer = explainer
         self._compiled = compiled
         self._because: list[ConditionTrace] = _UNSET
-        self.action = compiled.rule.action or ""
-        self.rule = compiled.id
-        self.kind = compiled.rule.kind.value
-        self.title = compiled.rule.title
+        self.action, self.rule, self.kind, self.title, _ = compiled.identity
 
     @property
     def because(self) -> list[ConditionTrace]:
@@ -49,6 +46,12 @@ class _Action:
     @property
     def _explained_rule(self) -> CompiledRule:
         return self._compiled
+
+    def _because_json(self) -> list[dict[str, Any]]:
+        """`because` as JSON: from the traces when they were read, else built straight as dicts."""
+        if self._because is not _UNSET:
+            return [trace.model_dump(mode="json") for trace in self._because]
+        return self._explainer.because_json(self._explained_rule)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.action} ({self.rule})>"
@@ -74,7 +77,7 @@ class RecommendedAction(_Action):
     ) -> None:
         super().__init__(explainer, compiled)
         self.outputs = outputs
-        self.priority = compiled.rule.priority
+        self.priority = compiled.identity[4]
         self.due_by = due_by
         self.overdue = overdue
         self._parameters: dict[str, Any] = _UNSET
@@ -93,7 +96,7 @@ class RecommendedAction(_Action):
             "rule": self.rule,
             "kind": self.kind,
             "title": self.title,
-            "because": [trace.model_dump(mode="json") for trace in self.because],
+            "because": self._because_json(),
             "citations": self._explainer.citations_json(self._compiled),
             "parameters": self.parameters,
             "outputs": self.outputs,
@@ -127,7 +130,7 @@ class HeldAction(_Action):
             "title": self.title,
             "held_by": self.held_by,
             "reason": self.reason,
-            "because": [trace.model_dump(mode="json") for trace in self.because],
+            "because": self._because_json(),
             "citations": self._explainer.citations_json(self._hold),
         }
 
@@ -149,6 +152,6 @@ class WaitingAction(_Action):
             "kind": self.kind,
             "title": self.title,
             "waiting_for": self.waiting_for,
-            "because": [trace.model_dump(mode="json") for trace in self.because],
+            "because": self._because_json(),
             "citations": self._explainer.citations_json(self._compiled),
         }

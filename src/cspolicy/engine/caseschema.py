@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from cspolicy.diagnostics import Code, PolicyError, Problem
 from cspolicy.engine.ordering import derived_order
+from cspolicy.engine.snapshotreader import compile_reader
 from cspolicy.expressions import CheckError, Context, ExpressionSyntaxError, Scope, check, compile_expression
 from cspolicy.expressions import parse_expression as parse
 from cspolicy.expressions.closures import Fn
@@ -174,6 +175,37 @@ class CaseSchema:
             for name, derived in self.derived.items():
                 facts[name] = derived.fn(context)
         return facts
+
+    def read(self, data: Any) -> dict[str, Any] | None:
+        """The facts of a snapshot given as plain data, without building the model, when the fast
+        reader can vouch for it (cspolicy.engine.snapshotreader); None: validate with `parse`."""
+        facts = self._reader(data)
+        if facts is not None and self.derived:
+            context = Context(facts, {}, {})
+            for name, derived in self.derived.items():
+                facts[name] = derived.fn(context)
+        return facts
+
+    def snapshot_from_facts(self, facts: dict[str, Any]) -> Any:
+        """The snapshot model of facts read by `read` (built when a caller asks for the snapshot)."""
+        data: dict[str, Any] = {}
+        for path in self.leaves:
+            node = data
+            *groups, last = path.split(".")
+            for group in groups:
+                node = node.setdefault(group, {})
+            node[last] = facts[path]
+        return self.model.model_validate(data)
+
+    @functools.cached_property
+    def identity_paths(self) -> tuple[str, str, str | None]:
+        """The dotted paths of the case id, the snapshot date and the jurisdiction."""
+        identity = self.identity
+        return identity["case_id"] or "case_id", identity["as_of"] or "as_of", identity.get("jurisdiction")
+
+    @functools.cached_property
+    def _reader(self) -> Callable[[Any], dict[str, Any] | None]:
+        return compile_reader(self.source)
 
     def value(self, snapshot: BaseModel, role: str) -> Any:
         """The value of an identity field (`case_id`, `as_of`, `jurisdiction`), or None."""

@@ -102,9 +102,15 @@ class CompiledRule:
     def id(self) -> str:
         return self.rule.id
 
-    @property
+    @cached_property
     def is_hold(self) -> bool:
         return self.rule.kind is RuleKind.HOLD
+
+    @cached_property
+    def identity(self) -> tuple[str, str, str, str, int]:
+        """(action, rule id, kind, title, priority): what every action of this rule starts from."""
+        rule = self.rule
+        return rule.action or "", rule.id, rule.kind.value, rule.title, rule.priority
 
 
 @dataclass
@@ -124,6 +130,9 @@ class CompiledPolicy:
     templates: dict[tuple[int, bool | None, tuple[Any, ...]], Template] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # What the explainer works out once per expression (names read, sentence parts, derived
+    # values), keyed by what and id() of this policy's own expressions; filled on first use.
+    explain_cache: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False, compare=False)
     # Each rule's citations as JSON, built on first use by the explainer.
     citations_json: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
     # The case schema the policy reads (child-support/v1 unless the policy names one).
@@ -135,6 +144,18 @@ class CompiledPolicy:
     def reference(self) -> PolicyRef:
         """Which policy decided: id, version, digest (one object, shared by its decisions)."""
         return PolicyRef(id=self.source.id, version=self.source.version, digest=self.digest)
+
+    @cached_property
+    def action_order(self) -> tuple[CompiledRule, ...]:
+        """The rules that lead to actions, in the order actions are listed: priority, then policy order."""
+        rules = [rule for rule in self.rules.values() if not rule.is_hold]
+        rules.sort(key=lambda rule: -rule.rule.priority)  # stable: ties keep policy order
+        return tuple(rules)
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Rule id → its place in policy order (the order held and waiting actions are listed)."""
+        return {rule_id: position for position, rule_id in enumerate(self.rules)}
 
     @cached_property
     def derived_fns(self) -> dict[str, Fn]:

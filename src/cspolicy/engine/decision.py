@@ -61,10 +61,10 @@ class Decision:
         held: list[HeldAction],
         waiting: list[WaitingAction],
     ) -> None:
-        snapshot = explainer.outcome.snapshot
+        outcome = explainer.outcome
         self._explainer = explainer
-        self.case_id: str = snapshot.case_id
-        self.as_of: dt.date = snapshot.as_of
+        self.case_id: str = outcome.case_id
+        self.as_of: dt.date = outcome.as_of
         self.policy = policy
         self.actions = actions
         self.held = held
@@ -116,9 +116,20 @@ class Decision:
         """The codes of the recommended actions, in order."""
         return [a.action for a in self.actions]
 
-    def why_not(self, rule_id: str) -> WhyNot:
-        """Explain a rule for this case: which conditions failed and how far the case is from firing."""
+    def why_not(self, rule_id: str, lang: str = "en") -> WhyNot:
+        """Explain a rule for this case: which conditions failed and how far the case is from firing
+        (in `lang`: 'en', or 'es' from the policy's Spanish texts)."""
+        if lang != "en":
+            from cspolicy.engine.text import why_not_text
+
+            return why_not_text(self, rule_id, lang)
         return self._explainer.why_not(rule_id)
+
+    def to_text(self, lang: str = "en") -> str:
+        """The decision as plain text in `lang` ('en' or 'es'): each action, why, its due date and law."""
+        from cspolicy.engine.text import decision_text
+
+        return decision_text(self, lang)
 
     def explain(self, rule_id: str) -> WhyNot:
         """Alias of `why_not`: explains a rule whether or not it fired."""

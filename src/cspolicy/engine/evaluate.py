@@ -12,11 +12,14 @@ Rule outcome semantics (every back end follows them):
 
 from __future__ import annotations
 
-from cspolicy.engine.compiler import CompiledPolicy
+from collections import Counter
+from typing import Any
+
+from cspolicy.engine.compiler import CompiledCondition, CompiledPolicy
 from cspolicy.engine.outcomes import CaseOutcome
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.expressions import DivisionByZero
-from cspolicy.expressions.closures import Fn
+from cspolicy.expressions.closures import Context, Fn
 
 
 class ReferenceBackend:
@@ -32,8 +35,15 @@ class ReferenceBackend:
         self.policy = policy
         self.order = order
         rules = policy.rules
+        # A condition written in several rules is computed once per case (same text, same policy:
+        # the same value), e.g. a threshold test that three actions share.
+        uses = Counter(c.text for rule_id in order for c in (*rules[rule_id].when, *rules[rule_id].unless))
+
+        def fn(condition: CompiledCondition) -> Fn:
+            return _shared(condition.fn, condition.text) if uses[condition.text] > 1 else condition.fn
+
         self.steps: tuple[tuple[str, tuple[Fn, ...], tuple[Fn, ...]], ...] = tuple(
-            (rule_id, tuple(c.fn for c in rules[rule_id].when), tuple(c.fn for c in rules[rule_id].unless))
+            (rule_id, tuple(fn(c) for c in rules[rule_id].when), tuple(fn(c) for c in rules[rule_id].unless))
             for rule_id in order
         )
         self.holds: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
@@ -47,7 +57,10 @@ class ReferenceBackend:
 
     def outcome(self, snapshot: CaseSnapshot) -> CaseOutcome:
         """Decide one case: which rules apply, are held, wait."""
-        outcome = CaseOutcome.undecided(self.policy, snapshot)
+        return self.decide(CaseOutcome.undecided(self.policy, snapshot))
+
+    def decide(self, outcome: CaseOutcome) -> CaseOutcome:
+        """Fill an undecided outcome: which rules apply, are held, wait."""
         context, applies, held_by = outcome.context, outcome.applies, outcome.held_by
         for rule_id, when, unless in self.steps:
             try:
@@ -75,6 +88,23 @@ class ReferenceBackend:
                 if missing:
                     outcome.waiting_for[rule_id] = missing
         return outcome
+
+
+_UNSET: Any = object()
+
+
+def _shared(fn: Fn, text: str) -> Fn:
+    """`fn`, computed at most once per case (kept beside the case's derived values)."""
+    key = ("condition", text)
+
+    def shared(c: Context) -> Any:
+        memo = c.derived
+        value = memo.get(key, _UNSET)  # type: ignore[call-overload]
+        if value is _UNSET:
+            value = memo[key] = fn(c)  # type: ignore[index]
+        return value
+
+    return shared
 
 
 def _located_error(outcome: CaseOutcome, rule_id: str) -> bool:

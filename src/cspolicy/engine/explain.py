@@ -19,6 +19,7 @@ from cspolicy.engine.nearmiss import DEFAULT_THRESHOLD, near_misses
 from cspolicy.engine.outcomes import CaseOutcome
 from cspolicy.engine.outputs import ConditionTrace, NearMiss, PolicyRef, WhyNot, json_value
 from cspolicy.expressions import DivisionByZero, Renderer, Type, compile_expression
+from cspolicy.expressions.closures import Fn
 from cspolicy.expressions.nodes import Call, Compare, Literal, Name, Node
 from cspolicy.expressions.render import (
     format_money,
@@ -44,56 +45,90 @@ class Explainer:
     def __init__(self, outcome: CaseOutcome) -> None:
         self.outcome = outcome
         self.policy = outcome.policy
-        self.snapshot = outcome.snapshot
         self.context = outcome.context
         self.params = outcome.params
         self.applies = outcome.applies
         self.held_by = outcome.held_by
         self.waiting_for = outcome.waiting_for
         self.run = outcome.run
+        self.cache = self.policy.explain_cache
 
     # -- explanations -----------------------------------------------------------------------
+    def _reads(self, expression: CompiledExpression) -> tuple[tuple[str, str, str], ...]:
+        """(path, kind, key) of each distinct name an expression reads, in first-use order."""
+        key = ("reads", id(expression))
+        reads = self.cache.get(key)
+        if reads is None:
+            seen: dict[str, tuple[str, str, str]] = {}
+            for name in expression.names:
+                seen.setdefault(name.path, (name.path, name.kind, name.key))
+            reads = self.cache[key] = tuple(seen.values())
+        return reads
+
     def values(self, expression: CompiledExpression) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for name in expression.names:
-            if name.path in values:
-                continue
-            if name.kind == "param":
-                values[name.path] = self.params.get(name.key)
-            elif name.kind == "derived":
+        facts, params = self.context.facts, self.params
+        for path, kind, key in self._reads(expression):
+            if kind == "param":
+                values[path] = params.get(key)
+            elif kind == "derived":
                 try:
-                    values[name.path] = self.context.derive(name.key)
+                    values[path] = self.context.derive(key)
                 except (DivisionByZero, KeyError):
-                    values[name.path] = None
+                    values[path] = None
             else:
-                values[name.path] = self.context.facts.get(name.path)
+                values[path] = facts.get(path)
         return values
 
     def trace(self, condition: CompiledCondition, rule: CompiledRule) -> ConditionTrace:
+        # Built from already-checked parts: skip pydantic validation on this hot path.
+        return ConditionTrace.model_construct(**self.trace_json(condition, rule))
+
+    def trace_json(self, condition: CompiledCondition, rule: CompiledRule) -> dict[str, Any]:
+        """A condition's trace as it appears in the decision JSON (`ConditionTrace`'s fields)."""
         result = self.run(condition, rule)
         values = self.values(condition)
         # Said as it is for this case: a condition that failed reads in the negative.
         text = self.explain_text(condition, values, result if isinstance(result, bool) else None)
-        # Built from already-checked parts: skip pydantic validation on this hot path.
-        return ConditionTrace.model_construct(
-            expr=condition.text,
-            part=condition.part,
-            values={k: json_value(v) for k, v in values.items() if not isinstance(v, list)},
-            result=result,
-            text=text,
-        )
+        return {
+            "expr": condition.text,
+            "part": condition.part,
+            "values": {k: json_value(v) for k, v in values.items() if not isinstance(v, list)},
+            "result": result,
+            "text": text,
+        }
+
+    def _parts(self, expression: CompiledExpression) -> tuple[tuple[int, Fn], ...]:
+        """The sentence parts of an expression (see `sentence_parts`): (id, closure), once each."""
+        key = ("parts", id(expression))
+        parts = self.cache.get(key)
+        if parts is None:
+            seen: dict[int, tuple[int, Fn]] = {}
+            for part in sentence_parts(expression.node):
+                if id(part) not in seen:
+                    seen[id(part)] = (id(part), _compiled_part(part).fn)
+            parts = self.cache[key] = tuple(seen.values())
+        return parts
+
+    def _value(self, fn: Fn) -> Any:
+        """A part's value for this case; None when it cannot be computed (as `part_value`)."""
+        try:
+            return fn(self.context)
+        except (DivisionByZero, KeyError):
+            return None
 
     def explain_text(
         self, expression: CompiledExpression, values: dict[str, Any], truth: bool | None = True
     ) -> str:
         """The plain-language sentence for `expression` with this case's values, said as true
         (`truth=True`, also for a value that is not yes/no), as false, or as unknown (None)."""
-        parts = sentence_parts(expression.node) if truth is not None else ()
-        truths = {id(part): self.part_value(part) for part in parts}
-        key = (id(expression), truth, tuple(truths.values()))
+        parts = self._parts(expression) if truth is not None else ()
+        found = tuple(self._value(fn) for _, fn in parts)
+        key = (id(expression), truth, found)
         templates = self.policy.templates
         filled = templates.get(key)
         if filled is None:
+            truths = {part_id: value for (part_id, _), value in zip(parts, found, strict=True)}
             filled = templates[key] = template(
                 expression.node, self.policy.labels, list(values), truth, truths
             )
@@ -129,9 +164,7 @@ class Explainer:
 
     def part_value(self, node: Node) -> Any:
         """The value of one part of an expression for this case (None when it cannot be computed)."""
-        compiled = _PARTS.get(node)
-        if compiled is None:
-            compiled = _PARTS[node] = _bare(node)
+        compiled = _compiled_part(node)
         try:
             return self.run(compiled)
         except EvaluationError:
@@ -143,16 +176,17 @@ class Explainer:
         more than 0' for a yes/no value, ' — where X means: …' for an amount or a date.
         `bare`: the expression is the derived name itself (its sentence is the meaning alone)."""
         parts = []
-        seen: set[str] = set()
-        for name in expression.names:
-            if name.kind != "derived" or name.key in seen or name.key not in self.policy.derived:
-                continue
-            seen.add(name.key)
-            derived = self.policy.derived[name.key]
+        cache_key = ("derived", id(expression))
+        keys = self.cache.get(cache_key)
+        if keys is None:
+            wanted = (n.key for n in expression.names if n.kind == "derived" and n.key in self.policy.derived)
+            keys = self.cache[cache_key] = tuple(dict.fromkeys(wanted))
+        for derived_key in keys:
+            derived = self.policy.derived[derived_key]
             values = self.values(derived.expression)
             if derived.expression.node.type is Type.BOOL:
                 try:
-                    value = self.context.derive(name.key)
+                    value = self.context.derive(derived_key)
                 except (DivisionByZero, KeyError):
                     value = None
                 truth = value if isinstance(value, bool) else None
@@ -181,6 +215,10 @@ class Explainer:
         traces += [self.trace(c, rule) for c in rule.unless]
         return traces
 
+    def because_json(self, rule: CompiledRule) -> list[dict[str, Any]]:
+        """`because(rule)` as the decision JSON has it, without building the trace models."""
+        return [self.trace_json(c, rule) for c in (*rule.when, *rule.unless)]
+
     def parameters(self, rule: CompiledRule) -> dict[str, Any]:
         return {name: json_value(self.params.get(name)) for name in rule.parameters}
 
@@ -192,7 +230,9 @@ class Explainer:
         held: list[HeldAction] = []
         waiting: list[WaitingAction] = []
         if outcome.held_by or outcome.waiting_for:
-            for rule_id, rule in rules.items():  # in policy order; a held hold is no action
+            pending = sorted({*outcome.held_by, *outcome.waiting_for}, key=self.policy.positions.__getitem__)
+            for rule_id in pending:  # in policy order; a held hold is no action
+                rule = rules[rule_id]
                 if rule.is_hold or not outcome.applies[rule_id]:
                     continue
                 if rule_id in outcome.held_by:
@@ -202,8 +242,15 @@ class Explainer:
                     waiting.append(WaitingAction(self, rule, needed))
         actions = []
         for rule in outcome.recommended():
-            outputs = {name: json_value(value) for name, value in outcome.outputs(rule).items()}
-            due_by, overdue = outcome.clock(rule)
+            outputs = (
+                {
+                    name: json_value(outcome.output(expression, rule))
+                    for name, expression in rule.outputs.items()
+                }
+                if rule.outputs
+                else {}
+            )
+            due_by, overdue = outcome.clock(rule) if rule.due_after is not None else (None, None)
             actions.append(RecommendedAction(self, rule, outputs, due_by, overdue))
         return Decision(self, self.policy_ref, actions, held, waiting)
 
@@ -315,6 +362,13 @@ class Explainer:
     def near_misses(self, threshold: Decimal = DEFAULT_THRESHOLD, days: int = 30) -> list[NearMiss]:
         """Rules close to applying (see `cspolicy.engine.nearmiss`)."""
         return near_misses(self.outcome, threshold=threshold, days=days)
+
+
+def _compiled_part(node: Node) -> CompiledExpression:
+    compiled = _PARTS.get(node)
+    if compiled is None:
+        compiled = _PARTS[node] = _bare(node)
+    return compiled
 
 
 def _bare(node: Node) -> CompiledExpression:

@@ -7,6 +7,12 @@ A rule is a near miss when exactly one of its `when` conditions is not met, none
 - for an incentive, any condition the parent can meet by doing something (a payment, enrolling,
   agreeing to a plan) — phrased as what the parent can do.
 A condition that names a derived value or an `and` is followed inside to the part that fails.
+
+What someone can do is the case schema's words, not this module's: a field or derived fact's
+`near_miss:` maps `up` / `down` (the value has to rise / fall) or a choice value to a phrase.
+Without one, a close amount or date is said neutrally from the field's label ("… rose by $200.00,
+past …") and a choice is no incentive near miss. A fact grows with time when it is the schema's
+snapshot date or a derived count of days up to it (`days_since(x)`, `days_between(x, as_of)`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cspolicy.diagnostics import EvaluationError, Location
+from cspolicy.engine.caseschema import CaseSchema, default_case_schema
 from cspolicy.engine.compiler import CompiledCondition, CompiledExpression, CompiledRule
 from cspolicy.engine.outputs import NearMiss
 from cspolicy.expressions import Renderer, Type, compile_expression
@@ -29,22 +36,23 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLD = Decimal("0.10")
 
-# What a parent can do to make a failing condition true, by the fact it reads and the direction
-# the fact has to move ("up", "down") or the value it has to take.
-PARENT_CAN: dict[tuple[str, str], str] = {
-    ("payments.to_family_arrears_in_period", "up"): "a payment toward the other parent's arrears is made",
-    ("payments.days_since_last", "down"): "a payment is made",
-    ("payments.last_date", "up"): "a payment is made",
-    ("arrears.total", "down"): "past-due support is paid down",
-    ("arrears.family_owed", "down"): "past-due support owed to the other parent is paid down",
-    ("paying_parent.programs.employment_training", "enrolled"): (
-        "the parent enrolls in employment and training services"
-    ),
-    ("paying_parent.programs.payment_plan", "active"): "the parent agrees to a payment plan",
-    ("paying_parent.employment", "employed"): "the parent finds work",
-}
-# Facts that grow by one every day the case waits: "in N days" rather than "N days from".
-_GROWS_WITH_TIME = {"as_of", "payments.days_since_last"}
+
+def parent_can(schema: CaseSchema) -> dict[tuple[str, str], str]:
+    """(fact, direction or value) → what someone can do to get there, from the schema's
+    `near_miss:` words on fields and derived facts (read once per schema)."""
+    key = (schema.path, schema.digest)
+    found = _PHRASES.get(key)
+    if found is None:
+        found = {}
+        for path, leaf in schema.leaves.items():
+            found.update({(path, k): v for k, v in (leaf.doc.near_miss or {}).items()})
+        for name, located in schema.source.derived.items():
+            found.update({(name, k): v for k, v in (located.item.near_miss or {}).items()})
+        _PHRASES[key] = found
+    return found
+
+
+_PHRASES: dict[tuple[Any, str], dict[tuple[str, str], str]] = {}
 
 
 @dataclass
@@ -76,6 +84,8 @@ class _Finder:
         self.share = share
         self.days = days
         self.labels = run.policy.labels
+        self.schema = run.policy.case_schema or default_case_schema()
+        self.phrases = parent_can(self.schema)
 
     def value(self, node: Node) -> Any:
         expression = CompiledExpression("", node, compile_expression(node), Location("<near miss>"), [])
@@ -120,7 +130,7 @@ class _Finder:
             return self.gap(failing[0], incentive) if len(failing) == 1 else None
         if isinstance(node, BoolOp) and node.op == "or":
             # Every part fails; the case is close when one of them is (the first that is, in order),
-            # e.g. `payments.last_date == None or payments.days_since_last > 60` for a paying parent.
+            # e.g. `visits.last == None or visits.days_since_last > 60` for a client who visited.
             for part in node.operands:
                 gap = self.gap(part, incentive)
                 if gap is not None:
@@ -149,7 +159,7 @@ class _Finder:
         gap = (right - left) if rising else (left - right)
         money = Type.MONEY in (node.left.type, node.right.type)
         shown = format_money(gap) if money else format_value(gap, Type.NUMBER)
-        phrase = _parent_phrase(node.left, "up" if rising else "down")
+        phrase = self.phrase(node.left, "up" if rising else "down")
         if incentive and phrase is not None:
             return _Gap(node, shown, phrase)
         if right == 0 or gap / abs(right) > self.share:
@@ -176,8 +186,8 @@ class _Finder:
         if apart > self.days:
             return None
         shown = f"{apart} day{'s' if apart != 1 else ''}"
-        waits = (_grows(node.left) and node.op in (">", ">=")) or (
-            _grows(node.right) and node.op in ("<", "<=")
+        waits = (self.grows(node.left) and node.op in (">", ">=")) or (
+            self.grows(node.right) and node.op in ("<", "<=")
         )
         if waits:
             on = self.run.snapshot.as_of + dt.timedelta(days=apart)
@@ -188,8 +198,23 @@ class _Finder:
     def choice(self, node: Compare, incentive: bool) -> _Gap | None:
         if not isinstance(node.right, Literal) or not isinstance(node.left, Name):
             return None
-        phrase = PARENT_CAN.get((node.left.path, str(node.right.value)))
+        phrase = self.phrases.get((node.left.path, str(node.right.value)))
         return None if phrase is None else _Gap(node, str(node.right.value), phrase)
+
+    def phrase(self, node: Node, direction: str) -> str | None:
+        """The schema's words for moving the fact `node` reads `up` or `down`, if any."""
+        return self.phrases.get((node.path, direction)) if isinstance(node, Name) else None
+
+    def grows(self, node: Node) -> bool:
+        """Whether the value grows by one each day: the snapshot date, days since something,
+        or a derived fact of the schema that counts days up to the snapshot date."""
+        as_of = self.schema.identity.get("as_of") or "as_of"
+        if isinstance(node, Name):
+            if node.path in (as_of, "as_of"):
+                return True
+            derived = self.schema.derived.get(node.path)
+            return derived is not None and _counts_days_to(derived.node, as_of)
+        return isinstance(node, Call) and node.function in ("days_since", "days_since_taken")
 
     def target(self, node: Compare) -> str:
         if isinstance(node.right, Literal):
@@ -204,17 +229,14 @@ class _Finder:
         return values
 
 
-def _parent_phrase(node: Node, direction: str) -> str | None:
-    if isinstance(node, Name):
-        return PARENT_CAN.get((node.path, direction))
-    return None
-
-
-def _grows(node: Node) -> bool:
-    """Whether the value grows by one each day (the snapshot date, days since something)."""
-    if isinstance(node, Name):
-        return node.path in _GROWS_WITH_TIME
-    return isinstance(node, Call) and node.function in ("days_since", "days_since_taken")
+def _counts_days_to(node: Node, as_of: str) -> bool:
+    """`days_since(x)` or `days_between(x, <the snapshot date>)`."""
+    if not isinstance(node, Call):
+        return False
+    if node.function == "days_since":
+        return True
+    last = node.args[-1] if node.args else None
+    return node.function == "days_between" and isinstance(last, Name) and last.path in (as_of, "as_of")
 
 
 def _is_day_count(node: Node, run: CaseOutcome) -> bool:

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any, Literal, Protocol
 
 from cspolicy.diagnostics import Code, EvaluationError, Problem
+from cspolicy.engine.caseschema import default_case_schema
 from cspolicy.engine.compiler import CompiledExpression, CompiledPolicy, CompiledRule
 from cspolicy.engine.outputs import round_money
 from cspolicy.engine.snapshot import CaseSnapshot
@@ -26,24 +27,42 @@ RuleStatus = Literal[
 class CaseOutcome:
     """One case under one compiled policy: which rules apply, are held, wait; outputs and clocks."""
 
-    __slots__ = ("applies", "context", "held_by", "params", "policy", "snapshot", "waiting_for")
+    __slots__ = (
+        "_snapshot",
+        "applies",
+        "as_of",
+        "case_id",
+        "context",
+        "held_by",
+        "params",
+        "policy",
+        "waiting_for",
+    )
 
     def __init__(
         self,
         policy: CompiledPolicy,
-        snapshot: CaseSnapshot,
+        snapshot: CaseSnapshot | None,
         context: Context,
         applies: dict[str, bool],
         held_by: dict[str, str],
         waiting_for: dict[str, list[str]],
+        case_id: str | None = None,
+        as_of: dt.date | None = None,
     ) -> None:
         self.policy = policy
-        self.snapshot = snapshot
+        self._snapshot = snapshot
         self.context = context
         self.params: dict[str, Any] = context.params
         self.applies = applies
         self.held_by = held_by
         self.waiting_for = waiting_for
+        if snapshot is not None:
+            case_id, as_of = snapshot.case_id, snapshot.as_of
+        if case_id is None or as_of is None:
+            raise ValueError("an outcome needs a snapshot or the case id and date")
+        self.case_id: str = case_id
+        self.as_of: dt.date = as_of
 
     @classmethod
     def undecided(cls, policy: CompiledPolicy, snapshot: CaseSnapshot) -> CaseOutcome:
@@ -51,6 +70,23 @@ class CaseOutcome:
         a back end fills `applies`, `held_by` and `waiting_for`."""
         context = Context(snapshot.facts(), policy.parameters_in_force(snapshot.as_of), policy.derived_fns)
         return cls(policy, snapshot, context, {}, {}, {})
+
+    @classmethod
+    def from_facts(
+        cls, policy: CompiledPolicy, facts: dict[str, Any], case_id: str, as_of: dt.date
+    ) -> CaseOutcome:
+        """`undecided` for facts read straight from snapshot data (`CaseSchema.read`): the
+        snapshot model is built only if someone asks for it."""
+        context = Context(facts, policy.parameters_in_force(as_of), policy.derived_fns)
+        return cls(policy, None, context, {}, {}, {}, case_id, as_of)
+
+    @property
+    def snapshot(self) -> CaseSnapshot:
+        """The validated snapshot (built from the facts on first use when they were read directly)."""
+        if self._snapshot is None:
+            schema = self.policy.case_schema or default_case_schema()
+            self._snapshot = schema.snapshot_from_facts(self.context.facts)
+        return self._snapshot
 
     # -- rule statuses ------------------------------------------------------------------------
     def status(self, rule_id: str) -> RuleStatus:
@@ -68,16 +104,14 @@ class CaseOutcome:
 
     def recommended(self) -> list[CompiledRule]:
         """The recommended rules in the order their actions are listed (priority, then policy order)."""
-        rules = [
+        applies, held_by, waiting_for = self.applies, self.held_by, self.waiting_for
+        if not held_by and not waiting_for:
+            return [rule for rule in self.policy.action_order if applies[rule.rule.id]]
+        return [
             rule
-            for rule in self.policy.rules.values()
-            if not rule.is_hold
-            and self.applies[rule.id]
-            and rule.id not in self.held_by
-            and rule.id not in self.waiting_for
+            for rule in self.policy.action_order
+            if applies[rule.rule.id] and rule.rule.id not in held_by and rule.rule.id not in waiting_for
         ]
-        rules.sort(key=lambda rule: -rule.rule.priority)  # stable: ties keep policy order
-        return rules
 
     # -- expressions --------------------------------------------------------------------------
     def run(self, expression: CompiledExpression, rule: CompiledRule | None = None) -> Any:
@@ -95,23 +129,23 @@ class CaseOutcome:
                     f"{where}: division by zero in `{expression.text}` ({divisor} is 0)",
                     expression.location,
                 ),
-                self.snapshot.case_id,
+                self.case_id,
             ) from None
         except ExpressionFailure as exc:  # e.g. MissingKey: a keyed parameter without the case's key
             where = f"rule {rule.id!r}" if rule else "expression"
             raise EvaluationError(
                 Problem(exc.code, f"{where}: {exc.message} in `{expression.text}`", expression.location),
-                self.snapshot.case_id,
+                self.case_id,
             ) from None
         except KeyError as exc:
             name = exc.args[0] if exc.args else "?"
             raise EvaluationError(
                 Problem(
                     Code.NO_PARAMETER_VALUE,
-                    f"parameter {name!r} has no value in force on {self.snapshot.as_of}",
+                    f"parameter {name!r} has no value in force on {self.as_of}",
                     expression.location,
                 ),
-                self.snapshot.case_id,
+                self.case_id,
             ) from None
 
     def output(self, expression: CompiledExpression, rule: CompiledRule) -> Any:
@@ -142,7 +176,7 @@ class CaseOutcome:
         if due.extended is not None and extended is not None and self.run(extended, rule) is True:
             days = due.extended.days
         due_by = add_business_days(start, days) if due.business_days else start + dt.timedelta(days=days)
-        return due_by, self.snapshot.as_of > due_by
+        return due_by, self.as_of > due_by
 
 
 class Backend(Protocol):

@@ -112,6 +112,16 @@ class PolicySet:
         The same checks and errors as `evaluate`; `explain(outcome)` (cspolicy.engine.explain)
         turns the outcome into the Decision `evaluate` returns.
         """
+        if type(snapshot) is dict:
+            # Plain data (the common case): read straight into facts when the fast reader can
+            # vouch for it; anything else is validated by the model below, errors and all.
+            schema = self.case_schema
+            facts = schema.read(snapshot)
+            if facts is not None:
+                case_path, date_path, state_path = schema.identity_paths
+                case_id, as_of = facts[case_path], facts[date_path]
+                self._check_case(case_id, as_of, None if state_path is None else facts[state_path])
+                return self.backend.decide(CaseOutcome.from_facts(self.compiled, facts, case_id, as_of))
         case = _as_snapshot(snapshot, self.case_schema)
         self.check_jurisdiction(case)
         self.check_date(case)
@@ -153,8 +163,18 @@ class PolicySet:
 
     def check_jurisdiction(self, case: CaseSnapshot) -> None:
         """A state policy evaluates only that state's cases (a `US` policy takes any state)."""
-        state = self.compiled.source.jurisdiction.state
         case_state = self.case_schema.value(case, "jurisdiction")  # the schema's identity says where
+        self._check_state(case.case_id, case_state)
+
+    def check_date(self, case: CaseSnapshot) -> None:
+        self._check_day(case.case_id, case.as_of)
+
+    def _check_case(self, case_id: str, as_of: dt.date, case_state: str | None) -> None:
+        self._check_state(case_id, case_state)
+        self._check_day(case_id, as_of)
+
+    def _check_state(self, case_id: str, case_state: str | None) -> None:
+        state = self.compiled.source.jurisdiction.state
         if state != "US" and case_state is not None and case_state != state:
             raise EvaluationError(
                 Problem(
@@ -162,20 +182,20 @@ class PolicySet:
                     f"case is in {case_state} but {self.id} {self.version} applies to {state} cases",
                     Location(str(self.compiled.source.header.file)),
                 ),
-                case.case_id,
+                case_id,
             )
 
-    def check_date(self, case: CaseSnapshot) -> None:
+    def _check_day(self, case_id: str, as_of: dt.date) -> None:
         start, end = self.effective_from, self.effective_to
-        if case.as_of < start or (end is not None and case.as_of >= end):
+        if as_of < start or (end is not None and as_of >= end):
             span = f"[{start}, {end or '…'})"
             raise EvaluationError(
                 Problem(
                     Code.NO_VERSION,
-                    f"snapshot dated {case.as_of} is outside {self.id} {self.version}'s effective dates {span}",
+                    f"snapshot dated {as_of} is outside {self.id} {self.version}'s effective dates {span}",
                     Location(str(self.compiled.source.header.file)),
                 ),
-                case.case_id,
+                case_id,
             )
 
 

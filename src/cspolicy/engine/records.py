@@ -5,7 +5,8 @@ canonical snapshot, the cspolicy version and the evaluation time. The record id 
 deterministic: `rec-` and the first 32 hex digits of sha256 over the policy digest, the
 snapshot digest and the evaluation time, so saving the same evaluation twice is idempotent.
 
-Policy texts are the YAML files a policy was compiled from, parents included, keyed by their
+Policy texts are the YAML files a policy was compiled from, parents included, and the case
+schema files it reads (a shipped schema is not copied: it ships with cspolicy), keyed by their
 path relative to the nearest common directory; `compile_policy_texts` writes them to a temporary
 directory with the same layout and compiles them again, so a stored record can always be
 replayed under exactly the policy that made it, whatever has happened to the files since.
@@ -26,11 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cspolicy._version import __version__
 from cspolicy.diagnostics import Code, CSPolicyError, Location, PolicyError, Problem
+from cspolicy.engine.caseschema import CaseSchema
 from cspolicy.engine.compiler import CompiledPolicy
 from cspolicy.engine.decision import Decision, PolicyRef
 from cspolicy.engine.outputs import json_value
 from cspolicy.engine.policy import PolicySet, load_policy
 from cspolicy.engine.snapshot import CaseSnapshot
+from cspolicy.source.caseschema import SHIPPED_DIRECTORY
 from cspolicy.source.loading import policy_files
 
 
@@ -81,9 +84,10 @@ def snapshot_digest(snapshot: CaseSnapshot) -> str:
     return _sha256(canonical_snapshot(snapshot))
 
 
-def snapshot_from_canonical(text: str) -> CaseSnapshot:
-    """Parse a stored canonical snapshot back (amounts stay exact: they are stored as text)."""
-    return CaseSnapshot.parse(json.loads(text), source="<stored snapshot>")
+def snapshot_from_canonical(text: str, schema: CaseSchema | None = None) -> CaseSnapshot:
+    """Parse a stored canonical snapshot back (amounts stay exact: they are stored as text),
+    under the policy's case schema when it names one (child-support/v1 otherwise)."""
+    return CaseSnapshot.parse(json.loads(text), source="<stored snapshot>", schema=schema)
 
 
 def decision_digest(decision: Decision, decision_json: str | None = None) -> str:
@@ -151,6 +155,10 @@ def policy_texts(policy: PolicySet | CompiledPolicy) -> PolicyTexts:
         chosen = path.resolve()
         files.extend(policy_files(chosen) if chosen.is_dir() else [chosen])
     roots = [p.resolve() if p.is_dir() else p.resolve().parent for _, _, p in chain]
+    # A schema file of the agency's own (not a shipped one) is part of what must be rebuilt.
+    schema_files = _own_schema_files(compiled)
+    files.extend(schema_files)
+    roots.extend(file.parent for file in schema_files)
     base = Path(os.path.commonpath([str(r) for r in roots]))
     texts: dict[str, str] = {}
     for file in files:
@@ -169,6 +177,17 @@ def policy_texts(policy: PolicySet | CompiledPolicy) -> PolicyTexts:
         root=root.relative_to(base).as_posix() if root != base else ".",
         files=dict(sorted(texts.items())),
     )
+
+
+def _own_schema_files(compiled: CompiledPolicy) -> list[Path]:
+    """The case schema files (its `extends` chain) a policy reads, shipped ones left out."""
+    schema = compiled.case_schema
+    if schema is None:
+        return []
+    shipped = SHIPPED_DIRECTORY.resolve()
+    return [
+        path.resolve() for _, _, path in schema.source.chain if not path.resolve().is_relative_to(shipped)
+    ]
 
 
 # Policies rebuilt from stored texts, by content; bounded, least recently used dropped first.

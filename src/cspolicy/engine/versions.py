@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from cspolicy.diagnostics import Code, Location, PolicyError, Problem
+from cspolicy.engine.caseschema import CaseSchema
 from cspolicy.engine.decision import Decision
-from cspolicy.engine.policy import PolicySet, _as_snapshot, load_policy
+from cspolicy.engine.policy import PolicySet, load_policy
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.source.loading import select_version, version_directories
 
@@ -21,6 +22,7 @@ class PolicyVersions:
         self.path = Path(path)
         self._by_chain: dict[tuple[str, ...], PolicySet] = {}
         self._by_date: dict[dt.date, PolicySet] = {}
+        self._latest_schema: CaseSchema | None = None
 
     @property
     def versioned(self) -> bool:
@@ -52,10 +54,29 @@ class PolicyVersions:
         """The newest version."""
         return load_policy(self.path)
 
+    def read(
+        self, snapshot: CaseSnapshot | dict[str, Any] | str | Path, source: str = "<snapshot>"
+    ) -> CaseSnapshot:
+        """`snapshot` validated against the case schema of the version in force on its date."""
+        # Not the default v1: a v2 policy's facts would be unknown fields there.
+        if isinstance(snapshot, CaseSnapshot):
+            return snapshot
+        if self._latest_schema is None:
+            self._latest_schema = self.latest().case_schema
+        case = _read(snapshot, self._latest_schema, source)  # the newest schema finds the date
+        schema = self.for_date(case.as_of).case_schema
+        return case if schema is self._latest_schema else _read(snapshot, schema, source)
+
     def evaluate(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> Decision:
         """Evaluate `snapshot` under the version in force on its date."""
-        case = _as_snapshot(snapshot)
+        case = self.read(snapshot)
         return self.for_date(case.as_of).evaluate(case)
+
+
+def _read(snapshot: dict[str, Any] | str | Path, schema: CaseSchema, source: str) -> CaseSnapshot:
+    if isinstance(snapshot, str | Path):
+        return CaseSnapshot.from_file(snapshot, schema=schema)
+    return CaseSnapshot.parse(snapshot, source=source, schema=schema)
 
 
 def split_spec(spec: str) -> tuple[Path, dt.date | None]:

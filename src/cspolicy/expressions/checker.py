@@ -64,6 +64,12 @@ def describe(node: Node) -> str:
     return node.type.article
 
 
+def _lists_in(scope: Scope) -> str:
+    """The list fields of the case, for a message: " (the lists are: a, b)"."""
+    lists = [path for path, spec in scope.fields.items() if spec.type is Type.LIST]
+    return f" (the lists are: {', '.join(lists)})" if lists else ""
+
+
 def _widest(types: list[Type]) -> Type:
     if Type.MONEY in types:
         return Type.MONEY
@@ -239,7 +245,7 @@ def _quantifier(node: Quantifier, scope: Scope) -> Type:
     if collection is not Type.LIST or spec is None:
         raise CheckError(
             Code.BAD_ARGUMENTS,
-            f"{node.function}() needs a list such as paying_parent.licenses, not {describe(node.collection)}",
+            f"{node.function}() needs a list{_lists_in(scope)}, not {describe(node.collection)}",
             node,
         )
     inner = Scope(scope.fields, scope.params, scope.derived, spec.items, spec.path, scope.keyed)
@@ -263,7 +269,7 @@ def _aggregate(node: Aggregate, scope: Scope) -> Type:
     if collection is not Type.LIST or spec is None:
         raise CheckError(
             Code.BAD_ARGUMENTS,
-            f"{function}() needs a list such as payments, not {describe(node.collection)}",
+            f"{function}() needs a list{_lists_in(scope)}, not {describe(node.collection)}",
             node,
         )
     item = spec.items.get(node.field.path)

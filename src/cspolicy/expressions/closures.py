@@ -5,7 +5,7 @@ Semantics every other back end must match exactly:
 - a missing value (None) propagates through arithmetic and comparisons, and `and`/`or`/`not`
   follow three-valued (Kleene) logic; a condition that ends up None does not hold;
 - `and`/`or` evaluate left to right and stop early, so a guard such as
-  `order.monthly_amount > 0 and arrears.total / order.monthly_amount >= 3` never divides by zero;
+  `account.limit > 0 and account.balance / account.limit >= 3` never divides by zero;
 - a division by zero that is actually reached raises DivisionByZero (an evaluation error);
 - `x if c else y` evaluates only the branch chosen, and gives None when `c` is None;
   `coalesce(a, b, ...)` evaluates left to right and stops at the first value that is set;
@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from cspolicy.diagnostics import Code
+from cspolicy.expressions.fused import and2, fused_compare, or2
 from cspolicy.expressions.nodes import (
     Aggregate,
     Binary,
@@ -146,15 +147,22 @@ def compile_expression(node: Node) -> Fn:
     if isinstance(node, Name):
         return _name(node)
     if isinstance(node, Unary):
-        inner = compile_expression(node.operand)
+        operand = node.operand
+        if node.op == "not" and isinstance(operand, Name) and operand.kind == "field":
+            key = operand.key
+            return lambda c: None if (v := c.facts[key]) is None else not v
+        inner = compile_expression(operand)
         if node.op == "not":
             return lambda c: None if (v := inner(c)) is None else not v
         return lambda c: None if (v := inner(c)) is None else -v
     if isinstance(node, Binary):
         return _binary(node)
     if isinstance(node, Compare):
-        left, right = compile_expression(node.left), compile_expression(node.right)
         test = _COMPARE[node.op]
+        fused = fused_compare(node, test)
+        if fused is not None:
+            return fused
+        left, right = compile_expression(node.left), compile_expression(node.right)
 
         def compare(c: Context) -> bool | None:
             a = left(c)
@@ -228,6 +236,8 @@ def _binary(node: Binary) -> Fn:
 
 def _boolean(node: BoolOp) -> Fn:
     parts = [compile_expression(operand) for operand in node.operands]
+    if len(parts) == 2:  # the commonest shape, unrolled
+        return and2(*parts) if node.op == "and" else or2(*parts)
     if node.op == "and":
 
         def conjunction(c: Context) -> bool | None:

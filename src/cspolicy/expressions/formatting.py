@@ -14,6 +14,16 @@ def format_value(value: Any, type_: Type) -> str:
     """A value as a reader sees it: $3,120.00, 2025-03-01, yes/no, 'not set'; a list by its size."""
     if value is None:
         return "not set"
+    # The common exact types first (what the general checks below would say for them).
+    cls = value.__class__
+    if cls is Decimal:
+        return format_money(value) if type_ is Type.MONEY else format_decimal(value)
+    if cls is bool:
+        return "yes" if value else "no"
+    if cls is dt.date:
+        return value.isoformat()  # type: ignore[no-any-return]
+    if cls is str:
+        return value  # type: ignore[no-any-return]
     if isinstance(value, Mapping):  # a keyed parameter's table
         return "; ".join(f"{key}: {format_value(entry, type_)}" for key, entry in value.items())
     if isinstance(value, list | tuple):  # never a repr: a list is described by its size
@@ -31,8 +41,18 @@ def format_value(value: Any, type_: Type) -> str:
     return str(value)
 
 
+_CENT = Decimal("0.01")
+
+
 def format_money(amount: Decimal) -> str:
     """$1,234.50 — keeps the amount's own precision; whole amounts show no cents."""
+    text = str(amount)
+    if "." in text and "E" not in text:  # plain notation: its decimal places are what follows the point
+        places = len(text) - text.index(".") - 1
+        if places == 2 or (places < 2 or amount != amount.quantize(_CENT)):
+            if text[0] == "-":
+                return f"-${-amount:,.{places}f}" if amount else f"${-amount:,.{places}f}"
+            return f"${amount:,.{places}f}"
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
     exponent = amount.as_tuple().exponent

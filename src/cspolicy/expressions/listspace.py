@@ -34,6 +34,8 @@ from cspolicy.expressions.vectorized import (
 )
 
 MAX_UNIT_SCALE = 6  # amounts below 1e30 with at most 6 decimals fit Int128
+DAYS = pl.Int64  # day numbers (and month indexes): differences of dates never near 64 bits
+_CODES = pl.Int64  # truth codes 0 / 1 / 2 and their products (2**n for n parts)
 
 
 def quantifier(compiler: VectorCompiler, node: Quantifier) -> Vector:
@@ -51,10 +53,20 @@ class _ListSpace:
         self.compiler = compiler
 
     def quantifier(self, node: Quantifier) -> Vector:
-        hits = self._mask(node.collection.path, node.predicate).list.eval(pl.element().fill_null(False))
+        path = node.collection.path
+        lane = self._lane(path, node.predicate)
+
+        def counted(truth: pl.Expr) -> pl.Expr:  # unknown counts as no; 0/1 to count
+            known = truth.fill_null(False)
+            return known.cast(pl.Int64) if node.function == "count_of" else known
+
+        if lane.kind == "element":  # one pass over the items
+            hits = _as_list(path, counted(lane.value))
+        else:
+            hits = self._mask_of(path, lane).list.eval(counted(pl.element()))
         if node.function == "any_of":
             return Vector(hits.list.any().fill_null(False))
-        return Vector(hits.list.eval(pl.element().cast(pl.Int64)).list.sum().cast(pl.Int64).fill_null(0))
+        return Vector(hits.list.sum().cast(pl.Int64).fill_null(0))
 
     def aggregate(self, node: Aggregate) -> Vector:
         """max_of/min_of/sum_of: the item values in exact units, null where the item does not
@@ -64,12 +76,17 @@ class _ListSpace:
         scale = 0 if type_ in (Type.DATE, Type.INTEGER) else _field_scale(node.field)
         if scale is None:
             raise NotVectorizable(f"{node.function}() of a number of unknown precision")
-        units = pl.col(path).list.eval(_units(pl.element().struct.field(node.field.key), type_, scale))
-        if node.predicate is not None:
-            mask = self._mask(path, node.predicate)
-            units = units + mask.list.eval(pl.when(pl.element()).then(pl.lit(0, dtype=UNITS)))
-        if node.function == "sum_of":
-            total = units.list.sum().fill_null(0)
+        item_units = _units(pl.element().struct.field(node.field.key), type_, scale)
+        lane = None if node.predicate is None else self._lane(path, node.predicate)
+        if lane is not None and lane.kind == "element":  # one pass: the value where the item counts
+            units = pl.col(path).list.eval(pl.when(lane.value).then(item_units))
+        else:
+            units = pl.col(path).list.eval(item_units)
+            if lane is not None:
+                mask = self._mask_of(path, lane)
+                units = units + mask.list.eval(pl.when(pl.element()).then(pl.lit(0, dtype=units_of(type_))))
+        if node.function == "sum_of":  # nulls as 0 first: polars' list.sum is slow on lists with nulls
+            total = units.list.eval(pl.element().fill_null(0)).list.sum().fill_null(0)
         elif node.function == "max_of":
             total = units.list.max()
         else:
@@ -81,7 +98,9 @@ class _ListSpace:
     # -- item conditions ----------------------------------------------------------------------
     def _mask(self, path: str, predicate: Node) -> pl.Expr:
         """The truth of an item condition for every item of the list at `path` (list of bool)."""
-        lane = self._lane(path, predicate)
+        return self._mask_of(path, self._lane(path, predicate))
+
+    def _mask_of(self, path: str, lane: _Lane) -> pl.Expr:
         if lane.kind == "scalar":  # reads no item field: the same truth for every item
             return _from_truth(_zeros(path) + _truth_code(lane.value))
         return _as_list(path, lane.value) if lane.kind == "element" else lane.value
@@ -104,16 +123,25 @@ class _ListSpace:
             return self._lane_compare(path, node.op, node.left, node.right)
         if isinstance(node, Unary) and node.op == "not":
             inner = self._lane_truth(path, node.operand)
-            return _Lane("list", _from_truth(pl.lit(2, dtype=UNITS) - inner))
+            return _Lane("list", _from_truth(pl.lit(2, dtype=_CODES) - inner))
         if isinstance(node, BoolOp):
+            # Kleene `and` of codes 0 / 1 / 2 by one product: 0 when a part is false, 2**n when
+            # all are true, unknown otherwise; `or` is `not (not a and not b ...)` (not x = 2 - x).
+            # Each part is read once (a pairwise min/max would read the running result twice
+            # per step, doubling the work with every part).
             parts = [self._lane_truth(path, operand) for operand in node.operands]
-            combined = parts[0]
+            if node.op == "or":
+                parts = [pl.lit(2, dtype=_CODES) - part for part in parts]
+            product = parts[0]
             for part in parts[1:]:
-                total, spread = combined + part, _list_abs(combined - part)
-                combined = (total - spread if node.op == "and" else total + spread).list.eval(
-                    pl.element() // 2
-                )
-            return _Lane("list", _from_truth(combined))
+                product = product * part
+            yes, no = (2 ** len(parts), 0) if node.op == "and" else (0, 2 ** len(parts))
+            return _Lane(
+                "list",
+                product.list.eval(
+                    pl.when(pl.element() == yes).then(True).when(pl.element() == no).then(False)
+                ),
+            )
         if isinstance(node, Call) and node.function in ("days_between", "days_since"):
             # a number of days per item: the later date's day number minus the earlier one's
             if node.function == "days_since":
@@ -133,12 +161,13 @@ class _ListSpace:
         )
 
     def _lane_truth(self, path: str, node: Node) -> pl.Expr:
-        """A yes/no part as a list of 0 (no) / 1 (unknown) / 2 (yes), or a scalar of them."""
+        """A yes/no part as a list of 0 (no) / 1 (unknown) / 2 (yes), one per item."""
         lane = self._lane(path, node)
         if lane.kind == "scalar":
             return _zeros(path) + _truth_code(lane.value)
-        listed = _as_list(path, lane.value) if lane.kind == "element" else lane.value
-        return listed.list.eval(_truth_code(pl.element()))
+        if lane.kind == "element":
+            return _as_list(path, _truth_code(lane.value))
+        return lane.value.list.eval(_truth_code(pl.element()))
 
     def _lane_compare(self, path: str, op: str, left: Node, right: Node) -> _Lane:
         a, b = self._lane(path, left), self._lane(path, right)
@@ -162,7 +191,7 @@ class _ListSpace:
     def _lane_difference(self, path: str, op: str, a: _Lane, b: _Lane) -> _Lane:
         """`a OP b` per item, from integer lanes: (a - b) OP 0, broadcasting a case value."""
         difference = _listed(path, a) - _listed(path, b)
-        return _Lane("list", difference.list.eval(_compare(op, pl.element(), pl.lit(0, dtype=UNITS))))
+        return _Lane("list", difference.list.eval(_compare(op, pl.element(), pl.lit(0))))
 
 
 @dataclass
@@ -205,12 +234,12 @@ def _as_list(path: str, element: pl.Expr) -> pl.Expr:
 
 def _zeros(path: str) -> pl.Expr:
     """A list of zeros as long as the list at `path` (a case value + this = it, per item)."""
-    return pl.col(path).list.eval(pl.element().is_null().cast(UNITS) * 0)
+    return pl.col(path).list.eval(pl.element().is_null().cast(_CODES) * 0)
 
 
 def _truth_code(value: pl.Expr) -> pl.Expr:
-    """False / None / True as 0 / 1 / 2: Kleene `and` is then min, `or` max, `not` 2 - x."""
-    return pl.when(value.is_null()).then(1).when(value).then(2).otherwise(0).cast(UNITS)
+    """False / None / True as 0 / 1 / 2 (`not` is then 2 - x)."""
+    return (value.cast(_CODES) * 2).fill_null(1)
 
 
 def _from_truth(codes: pl.Expr) -> pl.Expr:
@@ -220,18 +249,19 @@ def _from_truth(codes: pl.Expr) -> pl.Expr:
     )
 
 
-def _list_abs(values: pl.Expr) -> pl.Expr:
-    return values.list.eval(pl.element().abs())
-
-
 def _units(value: pl.Expr, type_: Type, scale: int) -> pl.Expr:
     """A date, whole number or decimal as an exact integer: days since 1970, or the amount in
     units of 10**-scale."""
     if type_ is Type.DATE:
-        return value.cast(pl.Int32).cast(UNITS)
+        return value.cast(pl.Int32).cast(DAYS)
     if type_ is Type.INTEGER:
         return value.cast(UNITS) * pl.lit(10**scale, dtype=UNITS) if scale else value.cast(UNITS)
     return (value * pl.lit(10**scale, dtype=pl.Int64)).cast(UNITS)
+
+
+def units_of(type_: Type) -> pl.DataType:
+    """The integer type `_units` gives a value of `type_`."""
+    return DAYS if type_ is Type.DATE else UNITS
 
 
 def _from_units(units: pl.Expr, type_: Type, scale: int) -> pl.Expr:

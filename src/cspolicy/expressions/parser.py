@@ -44,11 +44,11 @@ FUNCTIONS = {
     "days_since_taken": "days since an action was last taken",
     "date_taken": "the date an action was last taken (nothing when never)",
     "max_of": "the largest (latest) value of an item field over a list, optionally only items matching a"
-    " condition: max_of(payments, date, date <= as_of); nothing when no item has a value",
+    " condition: max_of(visits, date, date <= as_of); nothing when no item has a value",
     "min_of": "the smallest (earliest) value of an item field over a list, optionally only items matching"
-    " a condition: min_of(paying_parent.warrants, issued_on); nothing when no item has a value",
+    " a condition: min_of(charges, due_on); nothing when no item has a value",
     "sum_of": "the total of an item field over a list, optionally only items matching a condition:"
-    ' sum_of(payments, amount, applied_to == "family_arrears"); 0 when no item matches',
+    ' sum_of(charges, amount, status == "unpaid"); 0 when no item matches',
     "add_days": "a date moved by a number of days: add_days(payments.last_date, 1); negative goes back",
     "same_month": "whether two dates fall in the same calendar month of the same year",
     "coalesce": "the first of its values that is set (not missing): coalesce(payments.last_date, order.established_on)",
@@ -134,7 +134,7 @@ def parse_expression(text: str) -> Node:
 def _check_tokens(source: str, lead: int) -> None:
     """Reject what `ast` hides: lookalike names and escapes inside text.
 
-    Python folds identifiers to NFKC, so a fullwidth `ａrrears` would silently read `arrears`;
+    Python folds identifiers to NFKC, so a fullwidth `ａmount` would silently read `amount`;
     names must be plain ASCII as written. Text must be written as it reads: no backslash
     escapes (`\\N{...}`, `\\x00`), no string prefixes, no invisible characters.
     """
@@ -279,7 +279,7 @@ class _Converter:
             parts.append(current.attr)
             current = current.value
         if not isinstance(current, ast.Name):
-            raise self.fail(node, "attributes may only follow a name, as in arrears.total")
+            raise self.fail(node, "attributes may only follow a name, as in account.balance")
         parts.append(current.id)
         for part in parts:
             if part.startswith("_"):

@@ -55,6 +55,7 @@ from cspolicy.expressions.render import Renderer
 from cspolicy.expressions.types import Type
 
 MONEY_SCALE = 2  # money columns of a caseload are whole cents (cspolicy.caseload.tables.MONEY)
+NUMBER_SCALE = 6  # number columns of a caseload have 6 decimals (cspolicy.caseload.tables.NUMBER)
 
 WHOLE = pl.Decimal(38, 0)
 UNITS = pl.Int128  # exact integers for list-space arithmetic (days, whole numbers, scaled amounts)
@@ -306,7 +307,7 @@ class VectorCompiler:
 
 def _month_index(value: pl.Expr) -> pl.Expr:
     """year * 12 + month: equal for two dates exactly when they are in the same month."""
-    return value.dt.year().cast(UNITS) * 12 + value.dt.month().cast(UNITS)
+    return value.dt.year().cast(pl.Int64) * 12 + value.dt.month().cast(pl.Int64)
 
 
 def _dtype(type_: Type, scale: int | None) -> pl.DataType:
@@ -327,7 +328,7 @@ def _scale(value: Decimal) -> int:
 
 
 def _field_scale(node: Name) -> int | None:
-    return MONEY_SCALE if node.type is Type.MONEY else None
+    return MONEY_SCALE if node.type is Type.MONEY else NUMBER_SCALE if node.type is Type.NUMBER else None
 
 
 def _exact_product(a: pl.Expr, scale_a: int, b: pl.Expr, scale_b: int) -> pl.Expr:

@@ -51,8 +51,10 @@ from cspolicy.rete.network import (
     encode,
     outcome_rule,
 )
+from cspolicy.rete.patterns import flag_fails, flag_holds, keys_read
 
 if TYPE_CHECKING:
+    from cspolicy.engine.caseschema import CaseSchema
     from cspolicy.engine.policy import PolicySet
 
 INSTALL_HINT = "pip install 'cspolicy[rete]' (durable-rules needs Python < 3.13 and a C compiler)"
@@ -158,21 +160,43 @@ class RetePolicy:
                 )
                 plan.condition = condition
                 try:
-                    plan.holds, plan.fails = translator.translate(condition.node)
+                    plan.holds, plan.fails = translator.translate(condition.node, condition.part)
                     plan.native = True
                 except NotNative as exc:
                     plan.reason = str(exc)
                 plans.append(plan)
             self.plans[rule.id] = plans
         self.keys: dict[str, FactKey] = translator.keys
+        # Values that some cases lack while others have them: a keyed parameter's entry (a key
+        # the table in force lacks) and a parameter without a value on some days of the version.
+        # A condition reading one is decided natively, or, for a case that lacks the value, by
+        # the reference (its flag); other cases lacking a value run wholly in precomputed mode.
+        self.gappy = {k.key for k in self.keys.values() if k.kind == "lookup" or self._gaps(k)}
+        for plans in self.plans.values():
+            for plan in plans:
+                plan.keys = frozenset(keys_read(plan.holds) | keys_read(plan.fails))
+                plan.hybrid = plan.native and bool(plan.keys & self.gappy)
         self.formulas = OutcomeFormulas(self.compiled, self.order)
-        self.stats = {"cases": 0, "precomputed_mode": 0}
+        self.stats = {"cases": 0, "precomputed_mode": 0, "flagged": 0}
         definition = self.definition()
         self.referenced = self._referenced(definition)
         with ENGINE_LOCK:
             if self.name not in _REGISTERED:
                 durable_host().register_rulesets({self.name: definition})
                 _REGISTERED.add(self.name)
+
+    def _gaps(self, key: FactKey) -> bool:
+        """A parameter with no value in force on some day of this version's effective dates."""
+        if key.kind != "param":
+            return False
+        day, end = self.policy.effective_from, self.policy.effective_to
+        for dated in sorted(self.compiled.parameters[key.name].values, key=lambda v: v.start):
+            if dated.start > day:
+                return True
+            if dated.end is None or (end is not None and dated.end >= end):
+                return False
+            day = max(day, dated.end)
+        return True
 
     # -- what runs where ------------------------------------------------------------------------
     @property
@@ -207,17 +231,21 @@ class RetePolicy:
             return mode == "native" and plan.native
 
         def holds(plan: ConditionPlan) -> dict[str, Any]:
-            return plan.holds if native(plan) else {plan.flag: "T"}
+            if not native(plan):
+                return {plan.flag: "T"}
+            return flag_holds(plan.flag, plan.holds) if plan.hybrid else plan.holds
 
         def fails(plan: ConditionPlan) -> dict[str, Any]:
-            return plan.fails if native(plan) else {"$neq": {plan.flag: "T"}}
+            if not native(plan):
+                return {"$neq": {plan.flag: "T"}}
+            return flag_fails(plan.flag, plan.fails) if plan.hybrid else plan.fails
 
         base: list[dict[str, Any]] = [{"t": "case"}, {"mode": mode}]
         plans = self.plans[rule.id]
         reached = list(base)  # patterns true when the reference reaches the next condition
         rules = []
         for number, plan in enumerate(plans):
-            if not native(plan):
+            if not native(plan) or plan.hybrid:
                 error = {"$and": [*reached, {plan.flag: "E"}]}
                 rules.append({"all": [{"m": error}], "run": _on_error(position, number, plan.flag)})
             reached.append(holds(plan) if plan.part == "when" else fails(plan))
@@ -257,7 +285,7 @@ class RetePolicy:
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> Decision:
         """Evaluate one case with durable-rules; the same Decision as `PolicySet.evaluate`."""
-        case = _as_snapshot(snapshot)
+        case = _as_snapshot(snapshot, self.policy.case_schema)
         self.policy.check_jurisdiction(case)
         self.policy.check_date(case)
         return explain(self.outcome(case))
@@ -283,21 +311,29 @@ class RetePolicy:
 
     def case_fact(self, run: CaseOutcome) -> tuple[dict[str, Any], dict[str, EvaluationError]]:
         fact: dict[str, Any] = {"sid": SID, "t": "case", "mode": "native"}
+        lacking: set[str] = set()  # gappy values this case does not have (see __init__)
         try:
             for key in self.keys.values():
-                value = self.value(run, key)
-                if value is None and key.optional:
-                    continue  # a missing value is an absent property: see ConditionTranslator.leaf
-                fact[key.key] = encode(key, value)
+                try:
+                    value = self.value(run, key)
+                    if value is None and key.optional:
+                        continue  # a missing value is an absent property: see ConditionTranslator.leaf
+                    fact[key.key] = encode(key, value)
+                except (KeyError, ValueError):
+                    if key.key not in self.gappy:
+                        raise
+                    lacking.add(key.key)
         except (KeyError, ValueError):
             fact = {"sid": SID, "t": "case", "mode": "pre"}
             self.stats["precomputed_mode"] += 1
+        if lacking and fact["mode"] == "native":
+            self.stats["flagged"] += 1
         errors: dict[str, EvaluationError] = {}
         native_mode = fact["mode"] == "native"
         for rule_id, plans in self.plans.items():
             rule = self.compiled.rules[rule_id]
             for plan in plans:
-                if native_mode and plan.native:
+                if native_mode and plan.native and not (plan.keys & lacking):
                     continue
                 assert plan.condition is not None
                 try:
@@ -311,6 +347,10 @@ class RetePolicy:
     def value(run: CaseOutcome, key: FactKey) -> Any:
         if key.kind == "param":
             return run.params[key.name]
+        if key.kind == "lookup":  # NAME[field]: the entry in force for the case's key
+            name, _, path = key.name.removesuffix("]").partition("[")
+            which = run.context.facts[path]
+            return None if which is None else run.params[name][which]
         if key.kind in ("taken", "since"):
             last = run.context.last_taken(key.name)
             if key.kind == "taken":
@@ -379,9 +419,8 @@ class RetePolicy:
                 )
 
 
-def _as_snapshot(snapshot: CaseSnapshot | dict[str, Any] | str | Path) -> CaseSnapshot:
-    if isinstance(snapshot, CaseSnapshot):
-        return snapshot
+def _as_snapshot(snapshot: CaseSnapshot | dict[str, Any] | str | Path, schema: CaseSchema) -> CaseSnapshot:
+    """A snapshot validated against the policy's case schema (one of another schema is re-validated)."""
     if isinstance(snapshot, str | Path):
-        return CaseSnapshot.from_file(snapshot)
-    return CaseSnapshot.parse(snapshot)
+        return CaseSnapshot.from_file(snapshot, schema=schema)
+    return CaseSnapshot.parse(snapshot, schema=schema)

@@ -42,7 +42,15 @@ def sanitize(path: str) -> str:
 def encode(key: FactKey, value: Any) -> Any:
     """A case value as posted to durable-rules; raises ValueError when it cannot be exact."""
     if key.encoding == "list":
-        return [{name: _encode_item(spec, item[name]) for name, spec in key.items.items()} for item in value]
+        # A missing (None) item field is left out of its item: conditions test it with $ex / $nex.
+        return [
+            {
+                name: _encode_item(spec, item[name])
+                for name, spec in key.items.items()
+                if item.get(name) is not None
+            }
+            for item in value
+        ]
     if key.encoding == "raw" and key.kind == "length":
         return len(value)
     if value is None:

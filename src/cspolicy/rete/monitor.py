@@ -13,27 +13,16 @@ MonitorError and leaves every case as it was. The monitor reports only *changes*
 decision: newly recommended, no longer recommended, newly held, released from hold — each
 carrying the same explanation and citations as `PolicySet.evaluate`.
 
-Accrual (simple and deterministic; see docs/rete.md):
-- the support for a calendar month is the order's `monthly_amount` in force at the month's
-  end, and it is due for every month from the month the order was established;
-- when a case's date moves past the end of a month, whatever part of that month's support was
-  not paid by payments applied to `current` and dated in that month becomes past-due support:
-  `arrears.state_owed` while the case receives public assistance (`current`), else
-  `arrears.family_owed`;
-- a payment applied to `current` beyond the month's support reduces `family_owed`; one applied
-  to `family_arrears` / `state_arrears` reduces that balance; balances never go below zero
-  (`state_owed_pre_1996` never exceeds `state_owed`).
-Every event moves its case's date to the event's date first (accruing on the way); events for
-one case must come in date order.
+What each event does to a case, and the facts kept in the policy's case schema (child-support/v1
+or v2), is `cspolicy.rete.accrual`'s. Events for one case must come in date order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,25 +31,20 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 from cspolicy.diagnostics import Code, CSPolicyError, Location, Problem
 from cspolicy.engine.decision import Decision, HeldAction, PolicyRef, RecommendedAction
 from cspolicy.engine.policy import PolicySet
-from cspolicy.engine.snapshot import Arrears, CaseSnapshot, EnforcementEntry, Payment
+from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.engine.versions import PolicyVersions
+from cspolicy.rete.accrual import CaseState, apply_event, open_case, restate
 from cspolicy.rete.backend import ENGINE_LOCK, RetePolicy, durable_host
 from cspolicy.rete.events import (
     PAYLOADS,
     CaseEvent,
-    EmploymentChanged,
-    EnforcementRecorded,
     EventPayload,
     MonitorError,
     OrderIssued,
-    ParentStatusChanged,
-    PaymentPosted,
-    ProgramChanged,
     parse_event,
 )
 
 ChangeKind = Literal["recommended", "no longer recommended", "held", "released"]
-ZERO = Decimal("0")
 _REGISTERED: list[str] = []  # the event ruleset, once registered in this process
 # The event being processed and its outcome, handed to and from the durable-rules action.
 _PENDING: list[tuple[CaseMonitor, CaseEvent, EventPayload, Location]] = []
@@ -88,15 +72,6 @@ class Change(BaseModel):
     @field_serializer("recommended", "held")
     def _action_json(self, action: RecommendedAction | HeldAction | None) -> dict[str, Any] | None:
         return None if action is None else action.to_dict()
-
-
-@dataclass(frozen=True)
-class CaseState:
-    """A case as the monitor knows it: its snapshot, current-support paid by month, decision."""
-
-    snapshot: CaseSnapshot
-    paid_current: dict[tuple[int, int], Decimal] = field(default_factory=dict)
-    decision: Decision | None = None
 
 
 class CaseMonitor:
@@ -183,13 +158,20 @@ class CaseMonitor:
                 event.case_id,
             )
         try:
-            new = open_case(event, payload) if state is None else apply_event(state, event, payload)
-            decision = self.network(event.date).evaluate(new.snapshot)
+            network = self.network(event.date)
+            schema = network.policy.case_schema  # the case is kept in the schema of the version in force
+            if state is None:
+                new = open_case(event, payload, schema)
+            else:
+                if type(state.snapshot).case_schema() is not schema:
+                    state = restate(state, schema)
+                new = apply_event(state, event, payload)
+            decision = network.evaluate(new.snapshot)
         except (ValueError, CSPolicyError) as exc:  # ValueError includes pydantic's errors
             raise MonitorError(
                 Problem(Code.EVENT_INVALID, f"event refused: {exc}", location), event.case_id
             ) from None
-        self.cases[event.case_id] = CaseState(new.snapshot, new.paid_current, decision)
+        self.cases[event.case_id] = dataclasses.replace(new, decision=decision)
         return changes(state.decision if state else None, decision)
 
 
@@ -200,130 +182,6 @@ def _dispatch(c: Any) -> None:
         _OUTCOME.append(monitor.apply(event, payload, location))
     except CSPolicyError as exc:  # returned, not raised: an exception here would stall the engine
         _OUTCOME.append(exc)
-
-
-# -- state transitions ------------------------------------------------------------------------------
-def open_case(event: CaseEvent, order: EventPayload) -> CaseState:
-    """A new case from its first order."""
-    assert isinstance(order, OrderIssued)
-    if order.jurisdiction is None:
-        raise ValueError("the first order_issued event of a case needs payload.jurisdiction")
-    data = {
-        "case_id": event.case_id,
-        "as_of": event.date,
-        "jurisdiction": order.jurisdiction,
-        "order": {
-            "established_on": event.date,
-            "monthly_amount": order.monthly_amount,
-            "income_withholding_active": bool(order.income_withholding_active),
-        },
-        "arrears": order.arrears or Arrears(),
-        "public_assistance": order.public_assistance or "never",
-    }
-    return CaseState(CaseSnapshot.model_validate(data))
-
-
-def apply_event(state: CaseState, event: CaseEvent, payload: EventPayload) -> CaseState:
-    """The case after `event` (the old state is left untouched)."""
-    state = advance(state, event.date)
-    case = state.snapshot
-    parent = case.paying_parent
-    paid = dict(state.paid_current)
-    if isinstance(payload, OrderIssued):
-        if payload.arrears is not None:
-            raise ValueError("payload.arrears (opening balances) is only allowed on a new case")
-        order = case.order.model_copy(
-            update={
-                "established_on": event.date,
-                "monthly_amount": payload.monthly_amount,
-                "income_withholding_active": _keep(
-                    payload.income_withholding_active, case.order.income_withholding_active
-                ),
-            }
-        )
-        case = case.model_copy(
-            update={
-                "order": order,
-                "jurisdiction": payload.jurisdiction or case.jurisdiction,
-                "public_assistance": payload.public_assistance or case.public_assistance,
-            }
-        )
-    elif isinstance(payload, PaymentPosted):
-        case, paid = post_payment(case, paid, event.date, payload)
-    elif isinstance(payload, EnforcementRecorded):
-        entry = EnforcementEntry(action=payload.action, date=event.date, status=payload.status)
-        case = case.model_copy(update={"enforcement": [*case.enforcement, entry]})
-    elif isinstance(payload, EmploymentChanged):
-        parent = parent.model_copy(
-            update={
-                "employment": payload.employment,
-                "employer_known": _keep(payload.employer_known, parent.employer_known),
-            }
-        )
-        order = case.order.model_copy(
-            update={
-                "income_withholding_active": _keep(
-                    payload.income_withholding_active, case.order.income_withholding_active
-                )
-            }
-        )
-        case = case.model_copy(update={"paying_parent": parent, "order": order})
-    elif isinstance(payload, ProgramChanged):
-        programs = parent.programs.model_copy(update={payload.program: payload.status})
-        case = case.model_copy(update={"paying_parent": parent.model_copy(update={"programs": programs})})
-    elif isinstance(payload, ParentStatusChanged):
-        updates = {name: getattr(payload, name) for name in sorted(payload.model_fields_set)}
-        case = case.model_copy(update={"paying_parent": parent.model_copy(update=updates)})
-    # Re-validate: model_copy does not, and a bad state must never be kept.
-    snapshot = CaseSnapshot.parse(case.model_dump(), source=f"case {event.case_id} after {event.type}")
-    return CaseState(snapshot, paid, state.decision)
-
-
-def _keep(new: bool | None, old: bool) -> bool:
-    return old if new is None else new
-
-
-def advance(state: CaseState, day: dt.date) -> CaseState:
-    """Move a case to `day`, turning the unpaid support of every month that ended into arrears."""
-    case = state.snapshot
-    arrears = case.arrears
-    established = (case.order.established_on.year, case.order.established_on.month)
-    month = (case.as_of.year, case.as_of.month)
-    while _next_month(month) <= (day.year, day.month):
-        if month >= established:
-            unpaid = max(case.order.monthly_amount - state.paid_current.get(month, ZERO), ZERO)
-            if unpaid:
-                owed = "state_owed" if case.public_assistance == "current" else "family_owed"
-                arrears = arrears.model_copy(update={owed: getattr(arrears, owed) + unpaid})
-        month = _next_month(month)
-    snapshot = case.model_copy(update={"as_of": day, "arrears": arrears})
-    return CaseState(snapshot, state.paid_current, state.decision)
-
-
-def _next_month(month: tuple[int, int]) -> tuple[int, int]:
-    year, number = month
-    return (year + 1, 1) if number == 12 else (year, number + 1)
-
-
-def post_payment(
-    case: CaseSnapshot, paid: dict[tuple[int, int], Decimal], day: dt.date, payment: PaymentPosted
-) -> tuple[CaseSnapshot, dict[tuple[int, int], Decimal]]:
-    arrears = case.arrears
-    amount = payment.amount
-    if payment.applied_to == "current":
-        month = (day.year, day.month)
-        room = max(case.order.monthly_amount - paid.get(month, ZERO), ZERO)
-        paid[month] = paid.get(month, ZERO) + min(amount, room)
-        excess = amount - min(amount, room)
-        arrears = arrears.model_copy(update={"family_owed": max(arrears.family_owed - excess, ZERO)})
-    elif payment.applied_to == "family_arrears":
-        arrears = arrears.model_copy(update={"family_owed": max(arrears.family_owed - amount, ZERO)})
-    else:
-        state_owed = max(arrears.state_owed - amount, ZERO)
-        pre_1996 = min(arrears.state_owed_pre_1996, state_owed)
-        arrears = arrears.model_copy(update={"state_owed": state_owed, "state_owed_pre_1996": pre_1996})
-    record = Payment(date=day, amount=amount, applied_to=payment.applied_to, source=payment.source)
-    return case.model_copy(update={"arrears": arrears, "payments": [*case.payments, record]}), paid
 
 
 # -- what changed -----------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """The FastAPI application: `create_app(settings)`.
 
-Concurrency model: one asyncio event loop per process accepts requests and moves bytes; every
-piece of CPU work (parsing and validating a snapshot, evaluating, rendering the JSON, saving a
-record, compiling policies on reload) runs in a worker thread, at most `settings.threads` at a
-time, so the loop is never blocked. Threads share the GIL, so one process decides on about one
-core; `--workers N` runs N processes (uvicorn's supervisor, one shared listening socket), each
-with its own copy of the compiled policies, its own threads and its own reload watcher.
+Concurrency model: one asyncio event loop per process accepts requests and moves bytes. One small
+snapshot (at most `settings.inline_max_bytes`, no store) is decided on the loop: about a
+millisecond, cheaper than a trip to a thread once loop and threads contend for the GIL. All other
+CPU or blocking work (batches, larger bodies, why-not, saving and reading records, compiling
+policies on reload) runs in worker threads, at most `settings.threads` at a time. Threads share
+the GIL, so one process decides on about one core; `--workers N` runs N processes (uvicorn's
+supervisor, one shared listening socket), each with its own copy of the compiled policies, its
+own threads and its own reload watcher.
 """
 
 from __future__ import annotations
@@ -104,8 +106,8 @@ def create_app(settings: ServiceSettings, registry: PolicyRegistry | None = None
     app.state.service = service
     app.state.keys = service.keys
     errors.install(app)
+    app.include_router(decisions_api.router)  # first: routes are matched in order, decisions most often
     app.include_router(policies_api.router)
-    app.include_router(decisions_api.router)
     app.include_router(records_api.router)
     _health(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

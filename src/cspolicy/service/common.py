@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
+from fastapi import Request
 
 from cspolicy import PolicySet
 from cspolicy.service.errors import ServiceError
-from cspolicy.service.models import ErrorBody
+from cspolicy.service.models import ErrorBody, ProblemOut
 from cspolicy.service.registry import Catalog, PolicyEntry, closest
 from cspolicy.service.state import ServiceState
 
@@ -41,6 +42,40 @@ def snapshot_body(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": SNAPSHOT_REF}},
         }
     }
+
+
+POLICY_PARAMETER = {
+    "name": "policy_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "title": "Policy Id"},
+}
+STORE_PARAMETER = {
+    "name": "store",
+    "in": "query",
+    "required": False,
+    "description": "Save the decision to the decision store",
+    "schema": {"type": "boolean", "default": False, "title": "Store"},
+}
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})  # what pydantic accepts as a boolean
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def query_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter read as FastAPI would (false when absent), 422 when not one."""
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    word = value.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    problem = ProblemOut(
+        code="request_invalid",
+        path=f"query.{name}",
+        message="Input should be a valid boolean, unable to interpret input",
+        location="<request>",
+    )
+    raise ServiceError(422, "request_invalid", "invalid request parameters", [problem])
 
 
 def find_set(catalog: Catalog, policy_id: str) -> PolicyEntry:
@@ -74,3 +109,12 @@ def find_rule(entry: PolicyEntry, policy: PolicySet | None, rule_id: str) -> Non
 async def in_worker(service: ServiceState, function: Callable[..., T], *args: Any) -> T:
     """Run CPU work in a worker thread, at most `threads` at a time, off the event loop."""
     return await anyio.to_thread.run_sync(function, *args, limiter=service.limiter)
+
+
+async def small_or_in_worker(service: ServiceState, size: int, function: Callable[..., T], *args: Any) -> T:
+    """Run `function` on the event loop when its input is at most `inline_max_bytes`, else as
+    `in_worker`: one small snapshot takes about a millisecond, less than the trip to a thread
+    and back costs once the threads and the loop fight for the GIL under load."""
+    if size <= service.settings.inline_max_bytes:
+        return function(*args)
+    return await in_worker(service, function, *args)

@@ -10,10 +10,21 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from cspolicy import CSPolicyError, Decision, DecisionModel, EvaluationError, WhyNot
-from cspolicy.service.auth import Decider
-from cspolicy.service.common import SNAPSHOT_REF, errors, find_rule, find_set, in_worker, snapshot_body
+from cspolicy.service.auth import BEARER_SECURITY, Decider, authorize
+from cspolicy.service.common import (
+    POLICY_PARAMETER,
+    SNAPSHOT_REF,
+    STORE_PARAMETER,
+    errors,
+    find_rule,
+    find_set,
+    in_worker,
+    query_flag,
+    small_or_in_worker,
+    snapshot_body,
+)
 from cspolicy.service.errors import ServiceError, library_error
-from cspolicy.service.keys import ApiKey
+from cspolicy.service.keys import ApiKey, Scope
 from cspolicy.service.registry import PolicyEntry
 from cspolicy.service.state import ServiceState, state_of
 from cspolicy.service.work import batch_items, decide, decide_batch, why_not
@@ -55,22 +66,29 @@ def _refused(
         },
         **errors(401, 403, 404, 413, 422, 503),
     },
-    openapi_extra=snapshot_body("One case snapshot (JSON)"),
+    openapi_extra={
+        **snapshot_body("One case snapshot (JSON)"),
+        "parameters": [POLICY_PARAMETER, STORE_PARAMETER],
+        "security": BEARER_SECURITY,
+    },
 )
-async def decide_one(
-    policy_id: str,
-    request: Request,
-    key: Decider,
-    store: bool = Query(False, description="Save the decision to the decision store"),
-) -> Response:
+async def decide_one(request: Request) -> Response:
+    # The hot path: the policy id, the key and `?store` are read here rather than through
+    # FastAPI's dependency solving (same checks, same errors, documented by `openapi_extra`).
+    policy_id: str = request.path_params["policy_id"]
     service = state_of(request)
+    key = authorize(request, Scope.DECIDE)
+    store = query_flag(request, "store")
     entry = find_set(service.registry.catalog, policy_id)
     if store and service.store is None:
         raise ServiceError(404, "no_store", "this service has no decision store (start it with --store URL)")
     body = await request.body()
     start = time.perf_counter()
     try:
-        decided = await in_worker(service, decide, entry, body, service.store if store else None)
+        if store:  # a save waits on the database: always in a thread
+            decided = await in_worker(service, decide, entry, body, service.store)
+        else:
+            decided = await small_or_in_worker(service, len(body), decide, entry, body, None)
     except CSPolicyError as exc:
         raise _refused(service, key, policy_id, exc, "decision_refused") from None
     decision = decided.decision
@@ -99,7 +117,9 @@ async def decide_one(
         "Body: JSON Lines (one snapshot per line) or a JSON array of snapshots. Response: JSON "
         "Lines in input order, streamed as they are decided: for each input either the decision "
         '(the same JSON as a single call, on one line) or `{"line": N, "error": {...}}` with the '
-        "located problems. Blank input lines are skipped."
+        "located problems. Blank input lines are skipped. With `?store=true` every decision is "
+        'saved, and its line is `{"line": N, "record_id": "rec-…", "decision": {...}}`, sent only '
+        "once the record is committed."
     ),
     response_class=StreamingResponse,
     responses={
@@ -116,9 +136,17 @@ async def decide_one(
         }
     },
 )
-async def decide_many(policy_id: str, request: Request, key: Decider) -> StreamingResponse:
+async def decide_many(
+    policy_id: str,
+    request: Request,
+    key: Decider,
+    store: bool = Query(False, description="Save every decision to the decision store"),
+) -> StreamingResponse:
     service = state_of(request)
     entry = find_set(service.registry.catalog, policy_id)
+    saver = service.store if store else None
+    if store and saver is None:
+        raise ServiceError(404, "no_store", "this service has no decision store (start it with --store URL)")
     body = await request.body()
     try:
         items = await in_worker(service, batch_items, body)
@@ -132,7 +160,7 @@ async def decide_many(policy_id: str, request: Request, key: Decider) -> Streami
         decided = refused = 0
         start = time.perf_counter()
         for first in range(0, len(items), BATCH_CHUNK):
-            chunk = await in_worker(service, decide_batch, entry, items[first : first + BATCH_CHUNK])
+            chunk = await in_worker(service, decide_batch, entry, items[first : first + BATCH_CHUNK], saver)
             for line in chunk:
                 if line.error_code is not None:
                     refused += 1
@@ -146,7 +174,7 @@ async def decide_many(policy_id: str, request: Request, key: Decider) -> Streami
                         policy_id=line.policy_id,
                         policy_digest=line.digest,
                         case_id=line.case_id,
-                        record_id=None,
+                        record_id=line.record_id,
                         batch=True,
                     )
                 yield line.text
@@ -156,6 +184,7 @@ async def decide_many(policy_id: str, request: Request, key: Decider) -> Streami
             policy_id=policy_id,
             decided=decided,
             refused=refused,
+            stored=store,
             ms=round((time.perf_counter() - start) * 1000, 3),
         )
 

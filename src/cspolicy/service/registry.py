@@ -163,7 +163,13 @@ def build_catalog(root: Path) -> Catalog:
     compiled: dict[Path, list[PolicySet]] = {}
     for directory in directories:
         try:
-            compiled[directory] = PolicyVersions(directory).all()
+            versions = PolicyVersions(directory).all()
+            if len({p.id for p in versions}) > 1:
+                # Not dated versions of one set but a folder of sets (policies/reforms/…): each its own.
+                for sub in version_directories(directory):
+                    compiled[sub] = PolicyVersions(sub).all()
+            else:
+                compiled[directory] = versions
         except PolicyError as exc:
             problems.extend(exc.problems)
     if problems:

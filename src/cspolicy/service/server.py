@@ -11,6 +11,7 @@ from cspolicy.service.app import create_app
 from cspolicy.service.observability import MULTIPROCESS_VARIABLE
 from cspolicy.service.registry import PolicyRegistry
 from cspolicy.service.settings import ServiceSettings
+from cspolicy.service.storage import ServiceStore
 
 
 def serve(settings: ServiceSettings, registry: PolicyRegistry | None = None) -> None:
@@ -27,6 +28,8 @@ def serve(settings: ServiceSettings, registry: PolicyRegistry | None = None) -> 
     if settings.workers == 1:
         uvicorn.run(create_app(settings, registry), **common)  # type: ignore[arg-type]
         return
+    if settings.store:  # create or migrate the schema once, before the workers race to do it
+        ServiceStore(settings.store).close()
     settings.to_environment()
     with tempfile.TemporaryDirectory(prefix="cspolicy-metrics-") as directory:
         os.environ[MULTIPROCESS_VARIABLE] = directory  # workers add their counters up through it

@@ -30,6 +30,11 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(default=10 * MIB, gt=0, description="Largest request body accepted")
     max_batch_lines: int = Field(default=100_000, gt=0, description="Most snapshots in one batch call")
     threads: int = Field(default=4, ge=1, description="Worker threads per process for decisions")
+    inline_max_bytes: int = Field(
+        default=32 * 1024,
+        ge=0,
+        description="A single snapshot up to this size is decided on the event loop (0: always in a thread)",
+    )
     workers: int = Field(default=1, ge=1, description="Uvicorn worker processes")
     log_level: str = "info"
 

@@ -65,6 +65,25 @@ class ServiceStore:
             self._policies_seen.add(digest)
             return record_id
 
+    def save_many(self, items: list[tuple[Decision, CaseSnapshot]]) -> list[str]:
+        """Save decisions in one transaction (per 500); their record ids once committed."""
+        if not items:
+            return []
+        fresh = {d.policy.digest for d, _ in items} - self._policies_seen
+        if not fresh:
+            return self._save_many(items)
+        with self._first_save:
+            record_ids = self._save_many(items)
+            self._policies_seen.update(fresh)
+            return record_ids
+
+    def _save_many(self, items: list[tuple[Decision, CaseSnapshot]]) -> list[str]:
+        pairs: list[tuple[Decision, CaseSnapshot | None]] = list(items)
+        try:
+            return [r.record_id for r in self.store.save_many(pairs)]
+        except StoreError:  # as in `_save`: another process stored the same policy texts just now
+            return [r.record_id for r in self.store.save_many(pairs)]
+
     def _save(self, decision: Decision, snapshot: CaseSnapshot) -> str:
         try:
             return self.store.save(decision, snapshot).record_id

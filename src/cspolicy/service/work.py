@@ -18,14 +18,22 @@ from cspolicy import CaseSnapshot, Code, CSPolicyError, Decision, Location, Prob
 from cspolicy.service.errors import error_line
 from cspolicy.service.registry import PolicyEntry
 from cspolicy.service.storage import ServiceStore
+from cspolicy.store import StoreError
 
 BODY = "<request body>"
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal
+)  # one, not one per call as json.loads(..., parse_float=) makes
 
 
 def load_json(text: bytes | str, source: str) -> Any:
     """JSON with exact decimals; a located SnapshotError when it is not JSON."""
     try:
-        return json.loads(text, parse_float=Decimal)
+        if isinstance(text, bytes):
+            text = text.decode(json.detect_encoding(text))  # as json.loads reads bytes
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, too deep, huge ints
         message = f"invalid JSON: {exc}" if isinstance(exc, ValueError) else "invalid JSON: nested too deeply"
         raise SnapshotError([Problem(Code.SNAPSHOT_INVALID, message, Location(source))]) from None
@@ -105,28 +113,60 @@ class BatchLine:
     case_id: str | None = None
     actions: tuple[str, ...] = ()
     error_code: str | None = None
+    record_id: str | None = None
 
 
-def decide_batch(entry: PolicyEntry, items: list[BatchItem]) -> list[BatchLine]:
-    """Decide each item: a decision (compact JSON, one line) or `{"line": N, "error": {...}}`."""
-    return list(_decide_each(entry, items))
+def decide_batch(
+    entry: PolicyEntry, items: list[BatchItem], store: ServiceStore | None = None
+) -> list[BatchLine]:
+    """Decide each item: a decision (compact JSON, one line) or `{"line": N, "error": {...}}`.
+
+    With `store`, the decisions are saved in one transaction and each becomes
+    `{"line": N, "record_id": "rec-…", "decision": {...}}`, written only once it is committed;
+    when the store fails, each of them becomes an error line instead (nothing was saved)."""
+    lines = list(_decide_each(entry, items))
+    if store is None:
+        return [line for line, _, _ in lines]
+    decided = [(index, made) for index, (_, made, _) in enumerate(lines) if made is not None]
+    try:
+        record_ids = store.save_many([made for _, made in decided])
+    except StoreError as exc:
+        error = error_line(exc)
+        for index, _ in decided:
+            text = json.dumps({"line": lines[index][2], "error": error}, ensure_ascii=False)
+            lines[index] = (BatchLine(text + "\n", error_code=str(error["code"])), None, lines[index][2])
+        return [line for line, _, _ in lines]
+    for (index, _), record_id in zip(decided, record_ids, strict=True):
+        line, _, number = lines[index]
+        head = json.dumps({"line": number, "record_id": record_id})[:-1]
+        text = f'{head}, "decision": {line.text.rstrip()}}}\n'
+        lines[index] = (
+            BatchLine(text, line.policy_id, line.digest, line.case_id, line.actions, record_id=record_id),
+            None,
+            number,
+        )
+    return [line for line, _, _ in lines]
 
 
-def _decide_each(entry: PolicyEntry, items: list[BatchItem]) -> Iterator[BatchLine]:
+def _decide_each(
+    entry: PolicyEntry, items: list[BatchItem]
+) -> Iterator[tuple[BatchLine, tuple[Decision, CaseSnapshot] | None, int]]:
     for item in items:
         try:
             if item.error is not None:
                 raise item.error
-            decision = entry.evaluate(parse_snapshot(item.data, _where(item.line)))
+            snapshot = parse_snapshot(item.data, _where(item.line))
+            decision = entry.evaluate(snapshot)
         except CSPolicyError as exc:
             error = error_line(exc)
             text = json.dumps({"line": item.line, "error": error}, ensure_ascii=False)
-            yield BatchLine(text + "\n", error_code=str(error["code"]))
+            yield BatchLine(text + "\n", error_code=str(error["code"])), None, item.line
             continue
-        yield BatchLine(
+        line = BatchLine(
             decision.to_json(indent=None) + "\n",
             decision.policy.id,
             decision.policy.digest,
             decision.case_id,
             tuple(decision.action_codes),
         )
+        yield line, (decision, snapshot), item.line

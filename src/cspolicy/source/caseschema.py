@@ -30,6 +30,7 @@ from cspolicy.source.schemadocs import DerivedDoc as DerivedDoc
 from cspolicy.source.schemadocs import FieldDoc as FieldDoc
 from cspolicy.source.schemadocs import FieldType as FieldType
 from cspolicy.source.schemadocs import Identity as Identity
+from cspolicy.source.translations import is_catalogue
 from cspolicy.source.yamlsource import SourceMap, YamlProblem, load_yaml_file
 
 SHIPPED_DIRECTORY = Path(__file__).resolve().parent.parent / "case_schemas"
@@ -103,6 +104,7 @@ def shipped_schema_names() -> list[str]:
     return sorted(
         str(path.relative_to(SHIPPED_DIRECTORY).with_suffix("")).replace("\\", "/")
         for path in SHIPPED_DIRECTORY.rglob("*.yaml")
+        if not is_catalogue(path)  # v2.es.yaml is the Spanish texts of v2, not a schema
     )
 
 

@@ -217,6 +217,36 @@ class Effective(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class LocalizedText(_Strict):
+    """A text a parent reads, in each language a notice is sent in (English required)."""
+
+    en: str = Field(min_length=1, description="English")
+    es: str | None = Field(None, min_length=1, description="Spanish (español)")
+
+
+class Notice(_Strict):
+    """What a notice to the paying parent says about one action: what the agency intends to do,
+    how to contest it or ask for a payment plan, whom to contact, by when, and the law behind it."""
+
+    intent: LocalizedText = Field(description="What the agency intends to do, said to the parent")
+    contest: LocalizedText = Field(description="How to contest the action and what can be contested")
+    contact: LocalizedText = Field(description="How to reach the agency")
+    payment_plan: LocalizedText | None = Field(None, description="How to ask for a payment plan")
+    respond_within_days: int | None = Field(
+        None,
+        gt=0,
+        le=365,
+        description="Days from the notice date the parent has to act; without it the action's due date is used",
+    )
+    business_days: bool = Field(False, description="Count `respond_within_days` Monday to Friday only")
+    cite: CitationList = Field(min_length=1, description="The law that gives the right to contest")
+
+    _normalize_cite = field_validator("cite", mode="before")(_citation_list)
+
+
+NoticeKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+
+
 class PolicyFile(_Strict):
     """One YAML file of a policy set. The header fields appear in exactly one file of a set."""
 
@@ -236,6 +266,10 @@ class PolicyFile(_Strict):
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     derived: dict[str, str | Derived] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+    notices: dict[NoticeKey, Notice] = Field(
+        default_factory=dict,
+        description="Notice texts by action code or rule id (a rule id wins); inherited through `extends`",
+    )
 
     @field_validator("version", mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from cspolicy.source.documents import (
     Source,
 )
 from cspolicy.source.problems import pydantic_problems as pydantic_problems
+from cspolicy.source.translations import is_catalogue
 from cspolicy.source.yamlsource import SourceMap, YamlProblem, load_yaml_file
 
 T = TypeVar("T")
@@ -72,11 +73,14 @@ class PolicySource:
 
 
 def policy_files(directory: Path) -> list[Path]:
-    """The policy YAML files of a directory (test files excluded), in name order."""
+    """The policy YAML files of a directory (test files and translation catalogues excluded), in name order."""
     return sorted(
         p
         for p in directory.iterdir()
-        if p.is_file() and p.suffix in (".yaml", ".yml") and not p.name.endswith(TEST_SUFFIX)
+        if p.is_file()
+        and p.suffix in (".yaml", ".yml")
+        and not p.name.endswith(TEST_SUFFIX)
+        and not is_catalogue(p)  # policy.es.yaml holds translations, not rules
     )
 
 

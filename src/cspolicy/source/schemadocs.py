@@ -67,10 +67,17 @@ class FieldDoc(_Strict):
         description="What one item of a `list` is called in messages and the JSON Schema, e.g. Payment",
     )
     override: bool = Field(False, description="Deliberately replaces the base schema's field of this name")
+    near_miss: dict[str, str] | None = Field(
+        None,
+        description="What someone can do to meet a condition on this field, in words, for near misses:"
+        " `up` / `down` (the value has to rise / fall) or a choice value, e.g."
+        " {down: 'past-due support is paid down'}",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> FieldDoc:
         kind = self.type
+        _check_near_miss(self.near_miss, self.choices if kind is FieldType.CHOICE else None)
         given = [name for name in ("required", "optional") if getattr(self, name)]
         if "default" in self.model_fields_set:
             if self.default is None:
@@ -122,6 +129,16 @@ class FieldDoc(_Strict):
         return self
 
 
+def _check_near_miss(phrases: dict[str, str] | None, choices: list[str] | None) -> None:
+    """`near_miss` keys are `up`, `down` or (for a choice) one of its values; phrases are words."""
+    allowed = ["up", "down", *(choices or [])]
+    for key, phrase in (phrases or {}).items():
+        if key not in allowed:
+            raise ValueError(f"near_miss key {key!r} is not one of: {', '.join(allowed)}")
+        if not phrase.strip():
+            raise ValueError(f"near_miss {key!r}: the phrase is empty")
+
+
 def _check_default(spec: FieldDoc) -> None:
     value, kind = spec.default, spec.type
     numeric = isinstance(value, int | Decimal) and not isinstance(value, bool)
@@ -152,6 +169,14 @@ class DerivedDoc(_Strict):
     unit: str | None = None
     classification: Classification = Classification.PUBLIC
     override: bool = False
+    near_miss: dict[str, str] | None = Field(
+        None, description="What someone can do to meet a condition on this fact: `up` / `down` → words"
+    )
+
+    @model_validator(mode="after")
+    def _phrases(self) -> DerivedDoc:
+        _check_near_miss(self.near_miss, None)
+        return self
 
 
 class Identity(_Strict):

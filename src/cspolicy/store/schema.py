@@ -46,7 +46,9 @@ snapshots = Table(
     Column("digest", String(80), primary_key=True),
     Column("case_id", String(64), nullable=False),
     Column("as_of", Date(), nullable=False),
-    Column("body", Text(), nullable=False),
+    Column("body", Text(), nullable=False),  # protected values masked when `sealed` is set
+    Column("sealed", Text(), nullable=True),  # the canonical snapshot, AES-GCM sealed
+    Column("marks", Text(), nullable=True),  # where the protected values are (no values)
 )
 
 decisions = Table(
@@ -64,7 +66,9 @@ decisions = Table(
     Column("is_current", Boolean(), nullable=False),
     Column("overdue_count", Integer(), nullable=False),
     Column("record_json", Text(), nullable=False),
-    Column("decision_json", Text(), nullable=False),
+    Column("decision_json", Text(), nullable=False),  # protected values masked when `sealed` is set
+    Column("sealed", Text(), nullable=True),  # the decision JSON as made, AES-GCM sealed
+    Column("marks", Text(), nullable=True),
     Index("ix_cspolicy_decisions_case", "case_id", "evaluated_at"),
     Index("ix_cspolicy_decisions_as_of", "as_of"),
     Index("ix_cspolicy_decisions_policy", "policy_id", "policy_version"),
@@ -86,4 +90,17 @@ decision_actions = Table(
     Index("ix_cspolicy_actions_action", "action", "status"),
     Index("ix_cspolicy_actions_rule", "rule", "status"),
     Index("ix_cspolicy_actions_overdue", "is_current", "overdue", "status", "rule", "case_id"),
+)
+
+access_log = Table(
+    "cspolicy_access_log",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("at", DateTime(), nullable=False),
+    Column("reader", String(200), nullable=False),
+    Column("record_id", String(40), nullable=False),
+    Column("what", String(20), nullable=False),
+    Column("scopes", String(40), nullable=False),
+    Index("ix_cspolicy_access_record", "record_id", "at"),
+    Index("ix_cspolicy_access_at", "at"),
 )

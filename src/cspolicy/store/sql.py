@@ -7,10 +7,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from cspolicy.engine.decision import Decision
+from cspolicy.store.results import StoredAction
 from cspolicy.store.schema import decision_actions, decisions
 
 BATCH = 500
@@ -54,6 +55,87 @@ def action_rows(decision: Decision) -> list[dict[str, Any]]:
             }
         )
     return [{**row, "position": index} for index, row in enumerate(rows)]
+
+
+def records_query(
+    *,
+    case_id: str | None,
+    action: str | None,
+    rule: str | None,
+    status: str | None,
+    since: dt.date | None,
+    until: dt.date | None,
+    policy_id: str | None,
+    policy_version: str | None,
+    overdue: bool | None,
+    current_only: bool,
+    limit: int | None,
+) -> Select[Any]:
+    """The query of `DecisionStore.records`: record ids, record JSON and current flags, newest first."""
+    query = select(decisions.c.record_id, decisions.c.record_json, decisions.c.is_current)
+    conditions: list[Any] = []
+    if case_id is not None:
+        conditions.append(decisions.c.case_id == case_id)
+    if since is not None:
+        conditions.append(decisions.c.as_of >= since)
+    if until is not None:
+        conditions.append(decisions.c.as_of <= until)
+    if policy_id is not None:
+        conditions.append(decisions.c.policy_id == policy_id)
+    if policy_version is not None:
+        conditions.append(decisions.c.policy_version == policy_version)
+    if current_only:
+        conditions.append(decisions.c.is_current.is_(True))
+    action_conditions: list[Any] = []
+    if action is not None:
+        action_conditions.append(decision_actions.c.action == action)
+    if rule is not None:
+        action_conditions.append(decision_actions.c.rule == rule)
+    if overdue is not None:
+        action_conditions.append(decision_actions.c.overdue.is_(overdue))
+    if action_conditions:
+        if status is not None:
+            action_conditions.append(decision_actions.c.status == status)
+        # IN rather than a correlated EXISTS: SQLite then drives the query from the index.
+        matching = select(decision_actions.c.record_id).where(*action_conditions)
+        conditions.append(decisions.c.record_id.in_(matching))
+    query = query.where(and_(True, *conditions)).order_by(
+        decisions.c.evaluated_at.desc(), decisions.c.record_id.desc()
+    )
+    return query if limit is None else query.limit(limit)
+
+
+def insert_new(
+    connection: Connection, table: Any, key: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert the rows whose key is not stored yet (saving twice is harmless); returns them."""
+    if not rows:
+        return []
+    column = table.c[key]
+    present: set[str] = set()
+    keys = [row[key] for row in rows]
+    for chunk in batches(keys, BATCH):
+        present.update(connection.execute(select(column).where(column.in_(chunk))).scalars())
+    fresh = [row for row in rows if row[key] not in present]
+    if fresh:
+        connection.execute(table.insert(), fresh)
+    return fresh
+
+
+def actions_of(connection: Connection, record_ids: list[str]) -> dict[str, list[StoredAction]]:
+    """The stored actions of each record, in their decision's order."""
+    found: dict[str, list[StoredAction]] = {}
+    for chunk in batches(record_ids, BATCH):
+        rows = connection.execute(
+            select(decision_actions)
+            .where(decision_actions.c.record_id.in_(chunk))
+            .order_by(decision_actions.c.record_id, decision_actions.c.position)
+        )
+        for row in rows:
+            found.setdefault(row.record_id, []).append(
+                StoredAction(row.status, row.action, row.rule, row.due_by, row.overdue)
+            )
+    return found
 
 
 def mark_current(connection: Connection, case_ids: list[str]) -> None:

@@ -6,19 +6,23 @@ Alembic migrations shipped in `cspolicy/store/migrations`.
 
 A case's *current* decision is its most recently evaluated one; caseload questions ("which
 cases have an overdue action?") look at current decisions unless told otherwise.
+
+Protected data (fields the case schema classifies `fti` or `fvi`) is sealed when saved and
+masked when read unless the reader holds the scope (`scopes={"fti"}` …); every read of a
+record is written to the access log (see `cspolicy.store.guard` and docs/security.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, and_, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,19 +41,28 @@ from cspolicy.engine.records import (
     snapshot_from_canonical,
 )
 from cspolicy.engine.snapshot import CaseSnapshot
+from cspolicy.store.guard import AccessEntry, Guard, default_reader, log_reads, read_log, scopes_of
+from cspolicy.store.protection import PROTECTED
+from cspolicy.store.results import RecordSummary, ReplayResult
 from cspolicy.store.schema import decision_actions, decisions, policies, policy_files, snapshots
+from cspolicy.store.sealing import SealError
 from cspolicy.store.sql import (
     BATCH,
     action_rows,
+    actions_of,
     batches,
     first_line,
+    insert_new,
     mark_current,
     naive_utc,
+    records_query,
     safe,
     sqlite_pragmas,
     store_url,
 )
 
+P = ParamSpec("P")
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "cspolicy_schema_version"
 
@@ -58,52 +71,22 @@ class StoreError(CSPolicyError):
     """The decision store cannot be opened or read, or a record is not in it."""
 
 
-@dataclass(frozen=True)
-class StoredAction:
-    """One action of a stored decision, as the store indexes it."""
-
-    status: str
-    action: str
-    rule: str
-    due_by: dt.date | None
-    overdue: bool | None
-
-
-@dataclass(frozen=True)
-class RecordSummary:
-    """A stored decision in brief: its record and its actions."""
-
-    record: DecisionRecord
-    current: bool
-    actions: list[StoredAction] = field(default_factory=list)
-
-    @property
-    def overdue(self) -> list[StoredAction]:
-        return [a for a in self.actions if a.overdue]
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    """A stored decision next to its replay: identical when the JSON matches byte for byte."""
-
-    record: DecisionRecord
-    stored_json: str
-    replayed: Decision
-
-    @property
-    def replayed_json(self) -> str:
-        return self.replayed.to_json()
-
-    @property
-    def identical(self) -> bool:
-        return self.stored_json == self.replayed_json
-
-
 class DecisionStore:
     """Saved decisions (SQLite or PostgreSQL): save, query, and replay them."""
 
-    def __init__(self, url: str | Path, *, upgrade: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | Path,
+        *,
+        upgrade: bool = True,
+        key: str | bytes | None = None,
+        reader: str | None = None,
+    ) -> None:
+        """`key`: the records key (else CSPOLICY_RECORDS_KEY …, see `cspolicy.store.sealing`);
+        `reader`: who reads, for the access log, unless a read names another (default: the OS user)."""
         self.url = store_url(url)
+        self.reader = reader or default_reader()
+        self.guard = Guard(self.url, key)
         try:
             self.engine: Engine = create_engine(self.url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -158,22 +141,24 @@ class DecisionStore:
             if not decision.evaluated:
                 raise StoreError("only a decision produced by an evaluation can be saved")
             run = decision.outcome
-            snapshot = given or run.snapshot
+            # The snapshot evaluated is stored (its digest is the record's). A snapshot given in
+            # another schema (read as v1, evaluated under a v2 policy) was converted: not compared.
+            snapshot = run.snapshot
             decision_json = decision.to_json()
             record = build_record(decision, decision_json)
-            if given is not None and canonical_snapshot(given) != canonical_snapshot(run.snapshot):
+            if (
+                given is not None
+                and type(given) is type(snapshot)
+                and canonical_snapshot(given) != canonical_snapshot(snapshot)
+            ):
                 raise StoreError(f"case {decision.case_id}: the snapshot given is not the one evaluated")
             records.append(record)
             compiled.setdefault(record.policy.digest, run.policy)
-            snapshot_rows.setdefault(
-                record.snapshot_digest,
-                {
-                    "digest": record.snapshot_digest,
-                    "case_id": snapshot.case_id,
-                    "as_of": snapshot.as_of,
-                    "body": canonical_snapshot(snapshot),
-                },
-            )
+            if record.snapshot_digest not in snapshot_rows:
+                snapshot_rows[record.snapshot_digest] = self._snapshot_row(
+                    record.snapshot_digest, snapshot, run.policy
+                )
+            shown = self._sealed(self.guard.decision, decision, decision_json, record.record_id)
             actions = action_rows(decision)
             rows.append(
                 {
@@ -189,7 +174,9 @@ class DecisionStore:
                     "is_current": False,
                     "overdue_count": sum(1 for a in actions if a["overdue"]),
                     "record_json": record.model_dump_json(),
-                    "decision_json": decision_json,
+                    "decision_json": shown.shown,
+                    "sealed": shown.sealed,
+                    "marks": shown.marks,
                 }
             )
             all_actions.extend(
@@ -199,8 +186,8 @@ class DecisionStore:
             with self.engine.begin() as connection:
                 for digest, policy in compiled.items():
                     self._save_policy(connection, digest, policy)
-                self._insert_new(connection, snapshots, "digest", list(snapshot_rows.values()))
-                fresh = self._insert_new(connection, decisions, "record_id", rows)
+                insert_new(connection, snapshots, "digest", list(snapshot_rows.values()))
+                fresh = insert_new(connection, decisions, "record_id", rows)
                 fresh_ids = {row["record_id"] for row in fresh}
                 new_actions = [a for a in all_actions if a["record_id"] in fresh_ids]
                 if new_actions:
@@ -211,6 +198,24 @@ class DecisionStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot save to {safe(self.url)}: {first_line(exc)}") from None
         return records
+
+    def _snapshot_row(self, digest: str, snapshot: CaseSnapshot, policy: CompiledPolicy) -> dict[str, Any]:
+        shown = self._sealed(self.guard.snapshot, snapshot, policy, digest)
+        return {
+            "digest": digest,
+            "case_id": snapshot.case_id,
+            "as_of": snapshot.as_of,
+            "body": shown.shown,
+            "sealed": shown.sealed,
+            "marks": shown.marks,
+        }
+
+    @staticmethod
+    def _sealed(make: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return make(*args, **kwargs)
+        except SealError as exc:
+            raise StoreError(str(exc)) from None
 
     def _save_policy(self, connection: Connection, digest: str, policy: CompiledPolicy) -> None:
         if digest in self._known_policies:
@@ -235,44 +240,70 @@ class DecisionStore:
             )
         self._known_policies.add(digest)
 
-    @staticmethod
-    def _insert_new(
-        connection: Connection, table: Any, key: str, rows: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """Insert the rows whose key is not stored yet (saving twice is harmless)."""
-        if not rows:
-            return []
-        column = table.c[key]
-        present: set[str] = set()
-        keys = [row[key] for row in rows]
-        for chunk in batches(keys, BATCH):
-            present.update(connection.execute(select(column).where(column.in_(chunk))).scalars())
-        fresh = [row for row in rows if row[key] not in present]
-        if fresh:
-            connection.execute(table.insert(), fresh)
-        return fresh
-
     # -- reading ----------------------------------------------------------------------------
-    def record(self, record_id: str) -> DecisionRecord:
-        """The record with this id; StoreError when there is none."""
+    def record(self, record_id: str, *, reader: str | None = None) -> DecisionRecord:
+        """The record with this id (logged as read); StoreError when there is none."""
         row = self._one(select(decisions.c.record_json).where(decisions.c.record_id == record_id), record_id)
+        self._log(reader, [record_id], "record", frozenset())
         return DecisionRecord.model_validate_json(row[0])
 
-    def stored_json(self, record_id: str) -> str:
-        """The decision JSON exactly as it was saved."""
-        row = self._one(
-            select(decisions.c.decision_json).where(decisions.c.record_id == record_id), record_id
-        )
-        return str(row[0])
+    def stored_json(self, record_id: str, *, scopes: Iterable[str] = (), reader: str | None = None) -> str:
+        """The decision JSON as saved, with the protected values whose scope (`fti`, `fvi`) the
+        reader does not hold masked; byte for byte as made when nothing is masked."""
+        return self.read_decision(record_id, scopes=scopes, reader=reader)[1]
 
-    def snapshot(self, record_id: str) -> CaseSnapshot:
-        """The snapshot a record was evaluated on."""
+    def read_decision(
+        self, record_id: str, *, scopes: Iterable[str] = (), reader: str | None = None
+    ) -> tuple[DecisionRecord, str]:
+        """The record and its decision JSON as `reader` may see it (one access-log entry):
+        what the service's `/v1/records/{id}` hands to a caller holding `scopes`."""
+        granted = self._scopes(scopes)
+        record_json, shown = self._decision_view(record_id, granted)
+        self._log(reader, [record_id], "decision", granted)
+        return DecisionRecord.model_validate_json(record_json), shown
+
+    def snapshot_json(self, record_id: str, *, scopes: Iterable[str] = (), reader: str | None = None) -> str:
+        """The canonical snapshot JSON of a record, protected values masked unless in `scopes`."""
+        granted = self._scopes(scopes)
+        shown = self._snapshot_view(record_id, granted)
+        self._log(reader, [record_id], "snapshot", granted)
+        return shown
+
+    def _decision_view(self, record_id: str, granted: frozenset[str]) -> tuple[str, str]:
+        columns = (decisions.c.record_json, decisions.c.decision_json, decisions.c.sealed, decisions.c.marks)
+        row = self._one(select(*columns).where(decisions.c.record_id == record_id), record_id)
+        return row[0], self._sealed(
+            self.guard.view, row[1], row[2], row[3], record_id, granted, snapshot=False
+        )
+
+    def _snapshot_view(self, record_id: str, granted: frozenset[str]) -> str:
+        row = self._snapshot_row_of(record_id)
+        return self._sealed(
+            self.guard.view, row.body, row.sealed, row.marks, row.digest, granted, snapshot=True
+        )
+
+    def snapshot(self, record_id: str, *, reader: str | None = None) -> CaseSnapshot:
+        """The snapshot a record was evaluated on, protected values included (needs the records
+        key when it holds any; logged as read with every scope)."""
+        record = DecisionRecord.model_validate_json(
+            self._one(select(decisions.c.record_json).where(decisions.c.record_id == record_id), record_id)[0]
+        )
+        self._log(reader, [record_id], "snapshot", frozenset(PROTECTED))
+        return self._full_snapshot(record)
+
+    def _full_snapshot(self, record: DecisionRecord) -> CaseSnapshot:
+        row = self._snapshot_row_of(record.record_id)
+        text = self._sealed(self.guard.original, row.body, row.sealed, row.digest)
+        policy = compile_policy_texts(self.policy_texts(record.policy.digest))
+        return snapshot_from_canonical(text, policy.case_schema)
+
+    def _snapshot_row_of(self, record_id: str) -> Any:
         query = (
-            select(snapshots.c.body)
+            select(snapshots.c.digest, snapshots.c.body, snapshots.c.sealed, snapshots.c.marks)
             .select_from(decisions.join(snapshots, decisions.c.snapshot_digest == snapshots.c.digest))
             .where(decisions.c.record_id == record_id)
         )
-        return snapshot_from_canonical(self._one(query, record_id)[0])
+        return self._one(query, record_id)
 
     def policy_texts(self, digest: str) -> PolicyTexts:
         """The stored YAML texts of the policy with this digest."""
@@ -293,16 +324,28 @@ class DecisionStore:
             files={path: text for path, text in files},
         )
 
-    def replay(self, record_id: str) -> ReplayResult:
-        """Re-evaluate a record from its stored snapshot and stored policy texts."""
-        record = self.record(record_id)
-        snapshot = self.snapshot(record_id)
+    def replay(
+        self, record_id: str, *, scopes: Iterable[str] = (), reader: str | None = None
+    ) -> ReplayResult:
+        """Re-evaluate a record from its stored snapshot and stored policy texts (protected values
+        opened with the records key); the result shows what `scopes` allow."""
+        granted = self._scopes(scopes)
+        row = self._one(
+            select(decisions.c.record_json, decisions.c.decision_json, decisions.c.sealed).where(
+                decisions.c.record_id == record_id
+            ),
+            record_id,
+        )
+        record = DecisionRecord.model_validate_json(row[0])
+        self._log(reader, [record_id], "replay", granted)
+        original = self._sealed(self.guard.original, row[1], row[2], record_id)
+        snapshot = self._full_snapshot(record)
         texts = self.policy_texts(record.policy.digest)
         try:
             decision = replay(record, snapshot, texts)
         except ReplayMismatch as exc:
             raise StoreError(exc.message) from None
-        return ReplayResult(record, self.stored_json(record_id), decision)
+        return ReplayResult(record, original, decision, granted)
 
     def records(
         self,
@@ -318,47 +361,30 @@ class DecisionStore:
         overdue: bool | None = None,
         current_only: bool = False,
         limit: int | None = None,
+        reader: str | None = None,
     ) -> list[RecordSummary]:
-        """Stored decisions matching every filter given, newest first.
+        """Stored decisions matching every filter given, newest first (each logged as listed).
 
         `action`/`rule`/`overdue` match the decision's actions of `status` (recommended by
         default; None for any); `since`/`until` bound the snapshot date, both inclusive.
         """
-        query = select(decisions.c.record_id, decisions.c.record_json, decisions.c.is_current)
-        conditions: list[Any] = []
-        if case_id is not None:
-            conditions.append(decisions.c.case_id == case_id)
-        if since is not None:
-            conditions.append(decisions.c.as_of >= since)
-        if until is not None:
-            conditions.append(decisions.c.as_of <= until)
-        if policy_id is not None:
-            conditions.append(decisions.c.policy_id == policy_id)
-        if policy_version is not None:
-            conditions.append(decisions.c.policy_version == policy_version)
-        if current_only:
-            conditions.append(decisions.c.is_current.is_(True))
-        action_conditions: list[Any] = []
-        if action is not None:
-            action_conditions.append(decision_actions.c.action == action)
-        if rule is not None:
-            action_conditions.append(decision_actions.c.rule == rule)
-        if overdue is not None:
-            action_conditions.append(decision_actions.c.overdue.is_(overdue))
-        if action_conditions:
-            if status is not None:
-                action_conditions.append(decision_actions.c.status == status)
-            # IN rather than a correlated EXISTS: SQLite then drives the query from the index.
-            matching = select(decision_actions.c.record_id).where(*action_conditions)
-            conditions.append(decisions.c.record_id.in_(matching))
-        query = query.where(and_(True, *conditions)).order_by(
-            decisions.c.evaluated_at.desc(), decisions.c.record_id.desc()
+        query = records_query(
+            case_id=case_id,
+            action=action,
+            rule=rule,
+            status=status,
+            since=since,
+            until=until,
+            policy_id=policy_id,
+            policy_version=policy_version,
+            overdue=overdue,
+            current_only=current_only,
+            limit=limit,
         )
-        if limit is not None:
-            query = query.limit(limit)
         with self._connect() as connection:
             rows = connection.execute(query).all()
-            actions = self._actions(connection, [row.record_id for row in rows])
+            actions = actions_of(connection, [row.record_id for row in rows])
+        self._log(reader, [row.record_id for row in rows], "list", frozenset())
         return [
             RecordSummary(
                 record=DecisionRecord.model_validate_json(row.record_json),
@@ -366,6 +392,31 @@ class DecisionStore:
                 actions=actions.get(row.record_id, []),
             )
             for row in rows
+        ]
+
+    def export(
+        self,
+        summaries: Iterable[RecordSummary],
+        *,
+        scopes: Iterable[str] = (),
+        reader: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Each record with its actions, decision and snapshot as JSON data, protected values
+        masked unless in `scopes` (each record logged as exported)."""
+        granted = self._scopes(scopes)
+        chosen = list(summaries)
+        views = [
+            (
+                summary,
+                self._decision_view(summary.record.record_id, granted)[1],
+                self._snapshot_view(summary.record.record_id, granted),
+            )
+            for summary in chosen
+        ]
+        self._log(reader, [s.record.record_id for s in chosen], "export", granted)
+        return [
+            {**summary.to_json(), "decision": json.loads(decision), "snapshot": json.loads(snapshot)}
+            for summary, decision, snapshot in views
         ]
 
     def overdue_by_rule(self, *, current_only: bool = True) -> dict[str, list[str]]:
@@ -407,19 +458,28 @@ class DecisionStore:
         with self._connect() as connection:
             yield from connection.execute(query).scalars().all()
 
-    def _actions(self, connection: Connection, record_ids: list[str]) -> dict[str, list[StoredAction]]:
-        found: dict[str, list[StoredAction]] = {}
-        for chunk in batches(record_ids, BATCH):
-            rows = connection.execute(
-                select(decision_actions)
-                .where(decision_actions.c.record_id.in_(chunk))
-                .order_by(decision_actions.c.record_id, decision_actions.c.position)
-            )
-            for row in rows:
-                found.setdefault(row.record_id, []).append(
-                    StoredAction(row.status, row.action, row.rule, row.due_by, row.overdue)
-                )
-        return found
+    def access_log(
+        self, *, record_id: str | None = None, reader: str | None = None, limit: int | None = None
+    ) -> list[AccessEntry]:
+        """Who read which record, when, what and with which scopes (oldest first)."""
+        try:
+            with self._connect() as connection:
+                return read_log(connection, record_id, reader, limit)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read {safe(self.url)}: {first_line(exc)}") from None
+
+    def _scopes(self, scopes: Iterable[str]) -> frozenset[str]:
+        try:
+            return scopes_of(scopes)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+
+    def _log(self, reader: str | None, record_ids: list[str], what: str, scopes: frozenset[str]) -> None:
+        """Write the access log before anything is returned: a read that cannot be logged fails."""
+        try:
+            log_reads(self.engine, reader or self.reader, record_ids, what, scopes)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write the access log of {safe(self.url)}: {first_line(exc)}") from None
 
     def _one(self, query: Any, record_id: str) -> Any:
         with self._connect() as connection:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.engine.decision import Decision
 from cspolicy.engine.versions import PolicyVersions
+from cspolicy.store.protection import PROTECTED, decision_marks, mask
 from cspolicy.store.store import DecisionStore
 
 
@@ -84,23 +85,28 @@ def recommendations(data: dict[str, Any]) -> list[Recommendation]:
 
 
 def changes_under(
-    store: DecisionStore, policy_path: str, *, current_only: bool = True
+    store: DecisionStore, policy_path: str, *, current_only: bool = True, scopes: Iterable[str] = ()
 ) -> Iterator[RecommendationChange]:
     """Re-evaluate stored decisions (each case's current one by default) under the policy at
-    `policy_path` (the version in force on each snapshot's date) and yield those that change."""
+    `policy_path` (the version in force on each snapshot's date) and yield those that change.
+
+    Decisions are compared with their protected values (the records key opens them); what is
+    yielded shows them only for `scopes`."""
     versions = PolicyVersions(policy_path)
+    granted = frozenset(scopes)
     for summary in store.records(current_only=current_only, status=None):
         record = summary.record
-        before_data = json.loads(store.stored_json(record.record_id))
-        before = recommendations(before_data)
+        full = recommendations(json.loads(store.stored_json(record.record_id, scopes=PROTECTED)))
+        before = recommendations(json.loads(store.stored_json(record.record_id, scopes=granted)))
         label = f"{record.policy.id} {record.policy.version}"
         try:
             decision: Decision = versions.evaluate(store.snapshot(record.record_id))
         except CSPolicyError as exc:
             yield RecommendationChange(record.record_id, record.case_id, label, "?", before, [], str(exc))
             continue
-        after = recommendations(decision.to_dict())
-        if sorted(r.key for r in before) != sorted(r.key for r in after):
+        data = decision.to_dict()
+        if sorted(r.key for r in full) != sorted(r.key for r in recommendations(data)):
+            after = recommendations(mask(data, decision_marks(decision), granted))
             yield RecommendationChange(
                 record.record_id,
                 record.case_id,

@@ -1,0 +1,284 @@
+"""The fast snapshot reader: a plain snapshot dict straight into the flat facts policies read.
+
+`compile_reader(source)` builds, once per case schema, a function that reads a snapshot given
+as plain data (a dict of dicts and lists, as JSON or YAML gives it) into the dotted-path facts
+without building the pydantic model. It accepts only input it can vouch for exactly: the
+exact Python types (`str`, `int`, `bool`, `Decimal`, `date`, `dict`, `list`), plain decimal
+and ISO date strings, every constraint of the schema checked (choices, patterns, lengths,
+money and date ranges, required fields, no unknown keys). Anything else — an invalid value,
+and any input the model would coerce (a float, `"yes"` for a bool, a datetime) — makes it
+answer None, and the caller validates with the schema's pydantic model as before, which gives
+the same values or the located errors. So every snapshot it accepts is one the model accepts,
+with the same values (tests/engine/test_snapshot_reader.py compares the two on every example
+and on random snapshots).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from cspolicy.source.caseschema import CaseSchemaSource, FieldDoc, FieldType
+
+Reader = Callable[[Any], dict[str, Any] | None]
+
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]+)?", re.ASCII)
+_MISSING: Any = object()
+_EMPTY_LIST: Any = object()  # a list field left out: a new empty list each time
+_MONEY_LIMIT = Decimal("1e12")
+
+
+class _Unsure(Exception):
+    """The fast path cannot vouch for this input: validate it with the model instead."""
+
+
+def _unsure() -> Any:
+    raise _Unsure
+
+
+def _convert(doc: FieldDoc) -> Callable[[Any], Any]:
+    """The converter of one field: its value as the model would give it, or _Unsure."""
+    from cspolicy.engine.snapshot import EARLIEST_DATE, LATEST_DATE
+
+    kind = doc.type
+    if kind is FieldType.CHOICE:
+        choices = frozenset(doc.choices or ())
+        return lambda v: v if type(v) is str and v in choices else _unsure()
+    if kind is FieldType.TEXT:
+        pattern = re.compile(doc.pattern) if doc.pattern else None
+        shortest = doc.min_length or 0
+        longest = doc.max_length
+
+        def text(v: Any) -> str:
+            if type(v) is not str or len(v) < shortest or (longest is not None and len(v) > longest):
+                raise _Unsure
+            # The model's regex engine differs from `re` only on newlines and non-ASCII text.
+            if pattern is not None and (not v.isascii() or "\n" in v or pattern.search(v) is None):
+                raise _Unsure
+            return v
+
+        return text
+    if kind in (FieldType.MONEY, FieldType.NUMBER):
+        money = kind is FieldType.MONEY
+
+        def number(v: Any) -> Decimal:
+            if type(v) is str:
+                # At most 12 digits before the point and no sign: a plain amount under $1e12.
+                if _AMOUNT.fullmatch(v):
+                    return Decimal(v)
+                if money or not _DECIMAL.fullmatch(v):
+                    raise _Unsure
+                return Decimal(v)
+            if type(v) is int:
+                value = Decimal(v)
+            elif type(v) is Decimal and v.is_finite():
+                value = v
+            else:
+                raise _Unsure
+            if money and (value < 0 or value >= _MONEY_LIMIT):
+                raise _Unsure
+            return value
+
+        return number
+    if kind is FieldType.DATE:
+
+        def date(v: Any) -> dt.date:
+            if type(v) is str:
+                if len(v) != 10 or not v.isascii() or v[4] != "-" or v[7] != "-":
+                    raise _Unsure
+                try:
+                    day = dt.date.fromisoformat(v)  # YYYY-MM-DD, ASCII digits only
+                except ValueError:
+                    raise _Unsure from None
+            elif type(v) is dt.date:
+                day = v
+            else:
+                raise _Unsure
+            if day < EARLIEST_DATE or day >= LATEST_DATE:
+                raise _Unsure
+            return day
+
+        return date
+    if kind is FieldType.INTEGER:
+        return lambda v: v if type(v) is int else _unsure()
+    if kind is FieldType.BOOL:
+        return lambda v: v if v is True or v is False else _unsure()
+    raise TypeError(f"no converter for a {kind} field")  # a list is read by _list
+
+
+def _missing(doc: FieldDoc) -> Any:
+    """The value of a field the snapshot leaves out (_MISSING when it is required)."""
+    from cspolicy.engine.caseschema import _default
+
+    if doc.type is FieldType.LIST:
+        return _MISSING if doc.required else _EMPTY_LIST
+    if doc.optional:
+        return None
+    if doc.required:
+        return _MISSING
+    return _default(doc)
+
+
+def _list(doc: FieldDoc) -> Callable[[Any], list[dict[str, Any]]]:
+    """The reader of a list field: a list of item dicts, every item field present."""
+    fields = tuple(
+        (name, _convert(item), _missing(item), item.optional) for name, item in (doc.items or {}).items()
+    )
+    known = frozenset(doc.items or {})
+
+    def items(value: Any) -> list[dict[str, Any]]:
+        if type(value) is not list:
+            raise _Unsure
+        out = []
+        for entry in value:
+            if type(entry) is not dict or not known.issuperset(entry):
+                raise _Unsure
+            item = {}
+            for name, convert, absent, optional in fields:
+                v = entry.get(name, _MISSING)
+                if v is _MISSING:
+                    if absent is _MISSING:
+                        raise _Unsure
+                    item[name] = absent
+                elif v is None and optional:
+                    item[name] = None
+                else:
+                    item[name] = convert(v)
+            out.append(item)
+        return out
+
+    return items
+
+
+def compile_reader(source: CaseSchemaSource) -> Reader:
+    """The fast reader of one schema: snapshot data → its facts (fields only), or None.
+
+    Built once per schema from closures, one per field, each specialised to its field's kind
+    (no code is generated: the schema's names and values stay data).
+    """
+    tree: dict[str, Any] = {}
+    for path, located in source.fields.items():
+        node = tree
+        *groups, last = path.split(".")
+        for group in groups:
+            node = node.setdefault(group, {})
+        node[last] = (path, located.item)
+    read_group = _group(tree)
+    order = list(source.fields)
+
+    def read(data: Any) -> dict[str, Any] | None:
+        facts: dict[str, Any] = {}
+        try:
+            read_group(data, facts)
+        except _Unsure:
+            return None
+        return facts
+
+    if list(_paths(tree)) != order:  # an extension adds to a group later: keep the schema's order
+
+        def read_in_order(data: Any) -> dict[str, Any] | None:
+            facts = read(data)
+            return None if facts is None else {path: facts[path] for path in order}
+
+        return read_in_order
+    return read
+
+
+Step = Callable[[Callable[..., Any], dict[str, Any]], None]
+
+
+def _group(tree: dict[str, Any]) -> Callable[[Any, dict[str, Any]], None]:
+    """The reader of one group of fields (the snapshot itself is the outermost group)."""
+    known = frozenset(tree)
+    steps = tuple(
+        _step(key, *entry) if isinstance(entry, tuple) else _subgroup(key, entry)
+        for key, entry in tree.items()
+    )
+
+    def group(data: Any, facts: dict[str, Any]) -> None:
+        if type(data) is not dict or not known.issuperset(data):
+            raise _Unsure
+        get = data.get
+        for step in steps:
+            step(get, facts)
+
+    return group
+
+
+def _subgroup(key: str, tree: dict[str, Any]) -> Step:
+    read = _group(tree)
+    required = _has_required(tree)
+
+    def step(get: Callable[..., Any], facts: dict[str, Any]) -> None:
+        value = get(key, _MISSING)
+        if value is _MISSING:
+            if required:
+                raise _Unsure
+            value = {}
+        read(value, facts)
+
+    return step
+
+
+def _step(key: str, path: str, doc: FieldDoc) -> Step:
+    """The reader of one field: its value into `facts[path]`, or _Unsure."""
+    absent = _missing(doc)
+    optional = doc.optional
+    kind = doc.type
+    if kind is FieldType.CHOICE:
+        choices = frozenset(doc.choices or ())
+
+        def choice(get: Callable[..., Any], facts: dict[str, Any]) -> None:
+            v = get(key, absent)
+            if v.__class__ is str and v in choices:
+                facts[path] = v
+            elif v is _MISSING or (v is not absent and not (v is None and optional)):
+                raise _Unsure
+            else:
+                facts[path] = v
+
+        return choice
+    if kind is FieldType.BOOL:
+
+        def boolean(get: Callable[..., Any], facts: dict[str, Any]) -> None:
+            v = get(key, absent)
+            if v is True or v is False:
+                facts[path] = v
+            elif v is _MISSING or not (v is None and optional):
+                raise _Unsure
+            else:
+                facts[path] = v
+
+        return boolean
+    convert = _list(doc) if kind is FieldType.LIST else _convert(doc)
+
+    def other(get: Callable[..., Any], facts: dict[str, Any]) -> None:
+        v = get(key, _MISSING)
+        if v is _MISSING:
+            if absent is _MISSING:
+                raise _Unsure
+            facts[path] = [] if absent is _EMPTY_LIST else absent
+        elif v is None and optional:
+            facts[path] = None
+        else:
+            facts[path] = convert(v)
+
+    return other
+
+
+def _paths(tree: dict[str, Any]) -> Any:
+    for entry in tree.values():
+        if isinstance(entry, tuple):
+            yield entry[0]
+        else:
+            yield from _paths(entry)
+
+
+def _has_required(tree: dict[str, Any]) -> bool:
+    return any(
+        entry[1].required if isinstance(entry, tuple) else _has_required(entry) for entry in tree.values()
+    )

@@ -1,0 +1,59 @@
+"""Walks over durable-rules expressions, and the patterns the back end builds around them.
+
+A durable-rules expression is JSON-like: `{"$and": [...]}`, `{"$gt": {"f_x": 5}}`, `{"f_x": {"$m":
+"f_y"}}`, `{"$iany": {"l_x": {...}}}` with item fields as `$i.NAME`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+ALWAYS: dict[str, Any] = {"t": "case"}  # true of the case fact
+NEVER: dict[str, Any] = {"t": "never"}  # true of no fact
+
+
+def disjunctions(test: Any) -> Iterator[Any]:
+    """Every `$or` in a durable expression."""
+    if isinstance(test, dict):
+        if "$or" in test:
+            yield test
+        for value in test.values():
+            yield from disjunctions(value)
+    elif isinstance(test, list):
+        for value in test:
+            yield from disjunctions(value)
+
+
+def item_fields(test: Any) -> set[str]:
+    """The item fields (`$i.NAME`) a durable expression reads."""
+    if isinstance(test, dict):
+        found = {k for k in test if k.startswith("$i.")}
+        return found.union(*(item_fields(v) for v in test.values()))
+    if isinstance(test, list):
+        return set().union(*(item_fields(v) for v in test))
+    return set()
+
+
+def keys_read(test: Any) -> set[str]:
+    """The case-fact properties a durable expression reads (item fields and operators left out)."""
+    if isinstance(test, dict):
+        found = {k for k in test if not k.startswith("$")}
+        if isinstance(test.get("$m"), str):
+            found.add(test["$m"])
+        return found.union(*(keys_read(v) for v in test.values()))
+    if isinstance(test, list):
+        return set().union(*(keys_read(v) for v in test))
+    return set()
+
+
+def flag_holds(flag: str, holds: dict[str, Any]) -> dict[str, Any]:
+    """A native condition that may be precomputed for one case: its flag `T`, or no flag and `holds`."""
+    return {"$or": [{flag: "T"}, {"$and": [{"$nex": {flag: 1}}, holds]}]}
+
+
+def flag_fails(flag: str, fails: dict[str, Any]) -> dict[str, Any]:
+    """The same for failing: its flag other than `T`, or no flag and `fails`."""
+    return {
+        "$or": [{"$and": [{"$ex": {flag: 1}}, {"$neq": {flag: "T"}}]}, {"$and": [{"$nex": {flag: 1}}, fails]}]
+    }
