@@ -1,0 +1,264 @@
+"""The docs site is accessible: axe-core finds no WCAG 2.1 A/AA violation on any page, a planted
+violation is caught, and the search works from the keyboard alone.
+
+axe-core comes from the npm registry (`make axe`, into build/, like Mermaid), is injected into every
+page of the built site in headless Chromium (one browser session, the site served on 127.0.0.1) and
+runs once the page's Mermaid diagrams are drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_browser import CHROMEDRIVER, CHROMIUM, FLAGS, MERMAID, serving
+from test_docs import built_site
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "build" / "axe-core" / "axe.min.js"
+# WCAG 2.0 and 2.1, levels A and AA: what the ADA Title II rule requires of the site.
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The dark scheme is the same theme with other colours: it is checked on one page of each kind
+# (every template and every kind of generated content) rather than on all of them.
+DARK_SAMPLE = [
+    "",
+    "404.html",
+    "catalogue/",
+    "catalogue/wisconsin/",
+    "catalogue/wisconsin/2025.1/",
+    "catalogue/wisconsin/2025.1/lien/",
+    "catalogue/federal/2025.1/family-violence-safeguards/",
+    "codes/CSP101/",
+    "guides/reading-a-decision/",
+    "reference/api/",
+    "reference/cli/",
+    "accessibility/",
+]
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists() and MERMAID.exists()),
+    reason="needs Debian chromium + chromium-driver and docs/javascripts/mermaid.min.js (`make browser docs`)",
+)
+
+# Runs in the page (axe is already there, injected before the page's own scripts): waits for the
+# theme to draw every Mermaid diagram (so the page is checked as readers get it), then runs axe and
+# returns the violations only, one entry per element.
+_RUN_AXE = """
+const [tags, done] = [arguments[0], arguments[arguments.length - 1]];
+if (typeof axe === "undefined") { done({error: "axe-core is not loaded in this page"}); return; }
+const started = Date.now();
+const drawn = () => !document.querySelector("pre.mermaid") || Date.now() - started > 20000;
+const run = () => axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})
+  .then(result => done({
+    scheme: document.body.getAttribute("data-md-color-scheme"),
+    undrawn: document.querySelectorAll("pre.mermaid").length,
+    violations: result.violations.flatMap(rule => rule.nodes.map(node => ({
+      rule: rule.id, impact: node.impact, help: rule.help,
+      target: node.target.map(String).join(" "),
+      detail: (node.failureSummary || "").split(/\\n/).map(line => line.trim()).filter(Boolean).pop() || "",
+    }))),
+  }), error => done({error: String(error)}));
+const wait = () => drawn() ? run() : setTimeout(wait, 25);
+wait();
+"""
+
+
+@dataclass(frozen=True)
+class Violation:
+    page: str
+    rule: str
+    impact: str
+    target: str
+    help: str
+    detail: str = ""  # axe's reason for this element (e.g. the contrast ratio and colours found)
+
+    def __str__(self) -> str:
+        line = f"{self.page or '/'}: {self.rule} ({self.impact}) at {self.target!r}: {self.help}"
+        return f"{line} ({self.detail})" if self.detail else line
+
+
+def report(violations: list[Violation]) -> str:
+    """What a failing check prints: one line per element (page, axe rule id, target, the rule's help)."""
+    pages = len({v.page for v in violations})
+    lines = [f"{len(violations)} WCAG 2.1 AA violation(s) on {pages} page(s):"]
+    return "\n".join([*lines, *(f"  {v}" for v in violations)])
+
+
+def site_pages(site: Path) -> list[str]:
+    """Every generated page of `site`, as a URL path relative to its root."""
+    pages = []
+    for path in sorted(site.rglob("*.html")):
+        relative = path.relative_to(site).as_posix()
+        pages.append(relative.removesuffix("index.html"))
+    return pages
+
+
+@pytest.fixture(scope="module")
+def axe_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium that runs axe-core's script in every document before the page's own."""
+    assert AXE.is_file(), f"{AXE.relative_to(ROOT)} is missing: `make axe` fetches axe-core from npm"
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    profile = tmp_path_factory.mktemp("chromium-axe-profile")
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": AXE.read_text()})
+    driver.execute_cdp_cmd("Network.enable", {})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def color_scheme(driver: Any, scheme: str) -> None:
+    """Emulate the reader's `prefers-color-scheme` (the theme follows it: light or dark palette)
+    and forget the palette the theme remembered from the pages before (in local storage)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+    )
+    if driver.current_url.startswith("http"):
+        driver.execute_script("window.localStorage.clear()")
+
+
+def check(driver: Any, base_url: str, pages: list[str], scheme: str = "default") -> list[Violation]:
+    """axe on each page in turn; every violation found, in page order.
+
+    Each page would fetch and index the whole search index again (a third of the time a page takes
+    to load) for results nobody asks for here: it is not fetched. The search box is checked like
+    the rest of the page; the results list by `test_search_works_from_the_keyboard`."""
+    found = []
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/search/search_index.json"]})
+    try:
+        for page in pages:
+            driver.get(base_url + page)
+            found += axe_now(driver, page, scheme)
+    finally:
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    return found
+
+
+def axe_now(driver: Any, page: str, scheme: str = "default") -> list[Violation]:
+    """axe on the page as it is in the browser now (`page` names it in the report)."""
+    result = driver.execute_async_script(_RUN_AXE, TAGS)
+    assert "error" not in result, f"{page}: {result['error']}"
+    assert result["scheme"] == scheme, f"{page}: drawn in the {result['scheme']} palette, not {scheme}"
+    assert result["undrawn"] == 0, f"{page}: {result['undrawn']} Mermaid diagram(s) not drawn in 20 s"
+    return [
+        Violation(page, item["rule"], item["impact"] or "", item["target"], item["help"], item["detail"])
+        for item in result["violations"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Iterator[tuple[Path, str]]:
+    site = built_site("shipped")
+    with serving(site) as url:
+        yield site, url
+
+
+def test_every_page_has_no_wcag_21_aa_violation(axe_browser: Any, shipped: tuple[Path, str]) -> None:
+    site, url = shipped
+    pages = site_pages(site)
+    assert len(pages) > 150 and "" in pages and "404.html" in pages
+    assert set(DARK_SAMPLE) <= set(pages), sorted(set(DARK_SAMPLE) - set(pages))
+    color_scheme(axe_browser, "light")
+    violations = check(axe_browser, url, pages, scheme="default")
+    color_scheme(axe_browser, "dark")
+    try:
+        violations += [
+            Violation(f"{v.page} (dark)", v.rule, v.impact, v.target, v.help, v.detail)
+            for v in check(axe_browser, url, DARK_SAMPLE, scheme="slate")
+        ]
+    finally:
+        color_scheme(axe_browser, "light")
+    assert not violations, report(violations)
+
+
+# A low-contrast paragraph, an image with no text alternative and a link with no name, planted in
+# the article of a copy of a real page.
+PLANTED = (
+    '<p style="color:#b0b0b0;background:#ffffff">Planted: grey on white.</p>'
+    '<img src="planted.png" width="10" height="10">'
+    '<a href="planted/"></a>'
+)
+
+
+def test_a_planted_violation_is_caught(axe_browser: Any, shipped: tuple[Path, str], tmp_path: Path) -> None:
+    site, _ = shipped
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy, copy_function=os.link)  # hard links: fast, and the original is safe
+    page = "catalogue/wisconsin/2025.1/lien/"
+    path = copy / page / "index.html"
+    original = path.read_text(encoding="utf-8")
+    assert original.count("</article>") == 1
+    path.unlink()  # a new file, not a write through the hard link into the shared site
+    path.write_text(original.replace("</article>", PLANTED + "</article>"), encoding="utf-8")
+    with serving(copy) as url:
+        color_scheme(axe_browser, "light")
+        violations = check(axe_browser, url, [page, "catalogue/wisconsin/2025.1/contempt-referral/"])
+    rules = {(v.page, v.rule) for v in violations}
+    assert rules == {(page, "color-contrast"), (page, "image-alt"), (page, "link-name")}, report(violations)
+    message = report(violations)
+    image = next(line for line in message.splitlines() if "image-alt" in line)
+    assert image.startswith(f"  {page}: image-alt (critical) at 'img': "), image
+    assert "contempt-referral" not in message  # the untouched page next to it stays clean
+
+
+QUERY = "Start license suspension"  # a rule's title
+RESULTS = ".md-search-result__list a.md-search-result__link"
+
+
+def search_from_the_keyboard(driver: Any, url: str) -> str:
+    """Open `url`, focus the search with the `/` shortcut, type QUERY and wait for results; returns
+    the first result's address."""
+    driver.get(url)
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return typeof document$ !== 'undefined'"))
+    assert driver.switch_to.active_element.tag_name == "body"  # nothing focused yet
+    ActionChains(driver).send_keys("/").perform()
+    WebDriverWait(driver, 10).until(
+        lambda d: "md-search__input" in (d.switch_to.active_element.get_attribute("class") or "").split()
+    )
+    ActionChains(driver).send_keys(QUERY).perform()
+    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, RESULTS))
+    return driver.find_elements(By.CSS_SELECTOR, RESULTS)[0].get_attribute("href") or ""
+
+
+def test_search_works_from_the_keyboard(axe_browser: Any, shipped: tuple[Path, str]) -> None:
+    """The `/` shortcut focuses the search, typing searches, the arrow key moves to a result and
+    Enter opens it: no mouse. The open results list passes axe too, in both colour schemes."""
+    _, url = shipped
+    color_scheme(axe_browser, "dark")
+    try:
+        search_from_the_keyboard(axe_browser, url)
+        violations = axe_now(axe_browser, "/ (search results open, dark)", scheme="slate")
+    finally:
+        color_scheme(axe_browser, "light")
+    first = search_from_the_keyboard(axe_browser, url)
+    violations += axe_now(axe_browser, "/ (search results open)")
+    assert not violations, report(violations)
+    assert "license-suspension" in first, first
+    ActionChains(axe_browser).send_keys(Keys.ARROW_DOWN).perform()
+    focused = axe_browser.switch_to.active_element
+    assert focused.get_attribute("href") == first  # the arrow key moved focus onto the first result
+    ActionChains(axe_browser).send_keys(Keys.ENTER).perform()
+    WebDriverWait(axe_browser, 30).until(lambda d: d.current_url.split("#")[0] == first.split("#")[0])
+    assert QUERY in axe_browser.find_element(By.CSS_SELECTOR, "article h1").text
