@@ -1,18 +1,24 @@
 """The docs site is accessible: axe-core finds no WCAG 2.1 A/AA violation on any page, a planted
 violation is caught, and the search works from the keyboard alone.
 
-axe-core comes from the npm registry (`make axe`, into build/, like Mermaid), is injected into every
-page of the built site in headless Chromium (one browser session, the site served on 127.0.0.1) and
-runs once the page's Mermaid diagrams are drawn.
+axe-core comes from the npm registry (`make axe`, into build/, like Mermaid). The built site is served
+on 127.0.0.1 with axe beside it; headless Chromium opens every page, loads axe into it once the
+page's Mermaid diagrams are drawn, and runs it. The pages are shared between AXE_WORKERS browser
+sessions (default 2, one per core: the check is CPU-bound; `CSPOLICY_AXE_WORKERS=1` for one).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import html
 import os
 import re
 import shutil
+import socketserver
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +26,7 @@ from typing import Any
 import pytest
 
 from cspolicy.docs.catalogue import DIAGRAM_DESCRIPTION, DIAGRAM_WORDS
-from test_browser import CHROMEDRIVER, CHROMIUM, FLAGS, MERMAID, _rendered_svgs, serving
+from test_browser import CHROMEDRIVER, CHROMIUM, FLAGS, MERMAID, _QuietHandler, _rendered_svgs
 from test_docs import built_site
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -35,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "build" / "axe-core" / "axe.min.js"
 # WCAG 2.0 and 2.1, levels A and AA: what the ADA Title II rule requires of the site.
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_URL = "/__axe__/axe.min.js"  # where the test server serves axe, beside the site
+AXE_WORKERS = max(1, int(os.environ.get("CSPOLICY_AXE_WORKERS", "2")))
 # The dark scheme is the same theme with other colours: it is checked on one page of each kind
 # (every template and every kind of generated content) rather than on all of them.
 DARK_SAMPLE = [
@@ -57,12 +65,11 @@ needs_browser = pytest.mark.skipif(
     reason="needs Debian chromium + chromium-driver and docs/javascripts/mermaid.min.js (`make browser docs`)",
 )
 
-# Runs in the page (axe is already there, injected before the page's own scripts): waits for the
-# theme to draw every Mermaid diagram (so the page is checked as readers get it), then runs axe and
-# returns the violations only, one entry per element.
+# Runs in the page: waits for the theme to draw every Mermaid diagram (so the page is checked as
+# readers get it), loads axe from the test server (a <script src>, so the browser compiles it once
+# and reuses the code on the next pages), runs it and returns the violations, one per element.
 _RUN_AXE = """
-const [tags, done] = [arguments[0], arguments[arguments.length - 1]];
-if (typeof axe === "undefined") { done({error: "axe-core is not loaded in this page"}); return; }
+const [tags, axeUrl, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
 const started = Date.now();
 const drawn = () => !document.querySelector("pre.mermaid") || Date.now() - started > 20000;
 const run = () => axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})
@@ -75,7 +82,15 @@ const run = () => axe.run(document, {runOnly: {type: "tag", values: tags}, resul
       detail: (node.failureSummary || "").split(/\\n/).map(line => line.trim()).filter(Boolean).pop() || "",
     }))),
   }), error => done({error: String(error)}));
-const wait = () => drawn() ? run() : setTimeout(wait, 25);
+const load = () => {
+  if (typeof axe !== "undefined") { run(); return; }
+  const script = document.createElement("script");
+  script.src = axeUrl;
+  script.onload = run;
+  script.onerror = () => done({error: "axe-core could not be loaded from " + axeUrl});
+  document.head.appendChild(script);
+};
+const wait = () => drawn() ? load() : setTimeout(wait, 25);
 wait();
 """
 
@@ -110,26 +125,63 @@ def site_pages(site: Path) -> list[str]:
     return pages
 
 
-@pytest.fixture(scope="module")
-def axe_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless Chromium that runs axe-core's script in every document before the page's own."""
-    assert AXE.is_file(), f"{AXE.relative_to(ROOT)} is missing: `make axe` fetches axe-core from npm"
+class _AxeHandler(_QuietHandler):
+    """The site, and axe-core at AXE_URL."""
+
+    def translate_path(self, path: str) -> str:
+        if path.split("?")[0] == AXE_URL:
+            return str(AXE)
+        return super().translate_path(path)
+
+
+@contextlib.contextmanager
+def serving(site: Path) -> Iterator[str]:
+    """`site` (and axe) served over HTTP on 127.0.0.1, a free port, from a thread; yields the URL."""
+    server = socketserver.ThreadingTCPServer(
+        ("127.0.0.1", 0), functools.partial(_AxeHandler, directory=str(site))
+    )
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _chromium(profile: Path) -> Any:
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in FLAGS:
         options.add_argument(flag)
-    profile = tmp_path_factory.mktemp("chromium-axe-profile")
     options.add_argument(f"--user-data-dir={profile}")
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": AXE.read_text()})
     driver.execute_cdp_cmd("Network.enable", {})
+    return driver
+
+
+@pytest.fixture(scope="module")
+def axe_browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
+    """AXE_WORKERS headless Chromium sessions, each with a fresh profile."""
+    assert AXE.is_file(), f"{AXE.relative_to(ROOT)} is missing: `make axe` fetches axe-core from npm"
+    profiles = [tmp_path_factory.mktemp("chromium-axe-profile") for _ in range(AXE_WORKERS)]
+    with ThreadPoolExecutor(AXE_WORKERS) as pool:
+        drivers = list(pool.map(_chromium, profiles))
     try:
-        yield driver
+        yield drivers
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        for driver in drivers:
+            driver.quit()
+        for profile in profiles:
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def axe_browser(axe_browsers: list[Any]) -> Any:
+    """One of them, for the tests that drive a single page."""
+    return axe_browsers[0]
 
 
 def color_scheme(driver: Any, scheme: str) -> None:
@@ -142,26 +194,35 @@ def color_scheme(driver: Any, scheme: str) -> None:
         driver.execute_script("window.localStorage.clear()")
 
 
-def check(driver: Any, base_url: str, pages: list[str], scheme: str = "default") -> list[Violation]:
-    """axe on each page in turn; every violation found, in page order.
+def check(drivers: list[Any], base_url: str, pages: list[str], scheme: str = "default") -> list[Violation]:
+    """axe on every page, the pages shared between the browser sessions; every violation found, in
+    page order.
 
     Each page would fetch and index the whole search index again (a third of the time a page takes
     to load) for results nobody asks for here: it is not fetched. The search box is checked like
     the rest of the page; the results list by `test_search_works_from_the_keyboard`."""
-    found = []
-    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/search/search_index.json"]})
-    try:
-        for page in pages:
-            driver.get(base_url + page)
-            found += axe_now(driver, page, scheme)
-    finally:
-        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-    return found
+
+    def run(worker: int) -> list[Violation]:
+        driver = drivers[worker]
+        found = []
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/search/search_index.json"]})
+        try:
+            for page in pages[worker :: len(drivers)]:
+                driver.get(base_url + page)
+                found += axe_now(driver, page, scheme)
+        finally:
+            driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        return found
+
+    with ThreadPoolExecutor(len(drivers)) as pool:
+        found = [violation for part in pool.map(run, range(len(drivers))) for violation in part]
+    order = {page: index for index, page in enumerate(pages)}
+    return sorted(found, key=lambda violation: order[violation.page])
 
 
 def axe_now(driver: Any, page: str, scheme: str = "default") -> list[Violation]:
     """axe on the page as it is in the browser now (`page` names it in the report)."""
-    result = driver.execute_async_script(_RUN_AXE, TAGS)
+    result = driver.execute_async_script(_RUN_AXE, TAGS, AXE_URL)
     assert "error" not in result, f"{page}: {result['error']}"
     assert result["scheme"] == scheme, f"{page}: drawn in the {result['scheme']} palette, not {scheme}"
     assert result["undrawn"] == 0, f"{page}: {result['undrawn']} Mermaid diagram(s) not drawn in 20 s"
@@ -184,21 +245,24 @@ def shipped() -> Iterator[tuple[Path, str]]:
 
 
 @needs_browser
-def test_every_page_has_no_wcag_21_aa_violation(axe_browser: Any, shipped: tuple[Path, str]) -> None:
+def test_every_page_has_no_wcag_21_aa_violation(axe_browsers: list[Any], shipped: tuple[Path, str]) -> None:
     site, url = shipped
     pages = site_pages(site)
     assert len(pages) > 150 and "" in pages and "404.html" in pages
     assert set(DARK_SAMPLE) <= set(pages), sorted(set(DARK_SAMPLE) - set(pages))
-    color_scheme(axe_browser, "light")
-    violations = check(axe_browser, url, pages, scheme="default")
-    color_scheme(axe_browser, "dark")
+    for driver in axe_browsers:
+        color_scheme(driver, "light")
+    violations = check(axe_browsers, url, pages, scheme="default")
     try:
+        for driver in axe_browsers:
+            color_scheme(driver, "dark")
         violations += [
             Violation(f"{v.page} (dark)", v.rule, v.impact, v.target, v.help, v.detail)
-            for v in check(axe_browser, url, DARK_SAMPLE, scheme="slate")
+            for v in check(axe_browsers, url, DARK_SAMPLE, scheme="slate")
         ]
     finally:
-        color_scheme(axe_browser, "light")
+        for driver in axe_browsers:
+            color_scheme(driver, "light")
     assert not violations, report(violations)
 
 
@@ -224,7 +288,7 @@ def test_a_planted_violation_is_caught(axe_browser: Any, shipped: tuple[Path, st
     path.write_text(original.replace("</article>", PLANTED + "</article>"), encoding="utf-8")
     with serving(copy) as url:
         color_scheme(axe_browser, "light")
-        violations = check(axe_browser, url, [page, "catalogue/wisconsin/2025.1/contempt-referral/"])
+        violations = check([axe_browser], url, [page, "catalogue/wisconsin/2025.1/contempt-referral/"])
     rules = {(v.page, v.rule) for v in violations}
     assert rules == {(page, "color-contrast"), (page, "image-alt"), (page, "link-name")}, report(violations)
     message = report(violations)
