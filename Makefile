@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_BASE): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[service]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
@@ -35,6 +35,7 @@ test: $(STAMP_DEV) browser $(MERMAID_JS) $(AXE_JS) lint typecheck pytest policy-
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests $(wildcard benchmarks)
 	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
@@ -78,8 +79,8 @@ $(MERMAID_JS):
 	  && mv $$tmp/package/dist/mermaid.min.js $@; rm -rf $$tmp; \
 	  test -s $@ || { echo "could not fetch mermaid@$(MERMAID_VERSION) with npm: diagrams will not render" >&2; exit 1; }
 
-# axe-core, the accessibility checker tests/test_accessibility.py runs on every page of the site
-# (WCAG 2.1 AA), is fetched once from the npm registry into build/ (gitignored), like Mermaid.
+# axe-core, the accessibility checker tests/docs/test_accessibility.py runs on every page of the
+# site (WCAG 2.1 AA), is fetched once from the npm registry into build/ (gitignored), like Mermaid.
 axe: $(AXE_JS)
 $(AXE_JS):
 	@mkdir -p $(@D)
@@ -103,4 +104,4 @@ pg-available:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    { apt-get install -y -q postgresql >/dev/null 2>&1 || \
 	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1; }; }; } || \
-	  echo "PostgreSQL is not installed: tests/test_store_postgres.py will be skipped"
+	  echo "PostgreSQL is not installed: tests/store/test_store_postgres.py will be skipped"

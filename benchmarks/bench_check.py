@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from cspolicy import load_policy
-from cspolicy.analysis import analyse
-from cspolicy.diagrams import mermaid_graph
+from cspolicy.analysis.checks import analyse
+from cspolicy.analysis.diagrams import mermaid_graph
 
 HEADER = """\
 id: synthetic

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cspolicy import load_policy
-from cspolicy.impact import measure_impact, read_caseload
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.caseload.impact import measure_impact, read_caseload
+from cspolicy.engine.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cspolicy import load_policy
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.store import DecisionStore
 
 ROOT = Path(__file__).resolve().parent.parent

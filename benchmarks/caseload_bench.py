@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/caseload_bench.py            # what `make bench` runs
     .venv/bin/python benchmarks/caseload_bench.py --cases 100000 --streamed 0   # a quick look
 
-All figures come from the same seeded synthetic caseload (cspolicy.synthetic.generate, all cases
+All figures come from the same seeded synthetic caseload (cspolicy.caseload.synthetic.generate, all cases
 in Wisconsin and dated inside the 2025.1 version) under the full Wisconsin policy:
 
 1. per-case `PolicySet.evaluate` (full explanations: traces, sentences, citations), median and
@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 POLICY = ROOT / "policies" / "wisconsin"
@@ -49,10 +51,18 @@ def main() -> None:
     parser.add_argument("--per-case", type=int, default=2_000, help="cases timed one by one")
     parser.add_argument("--batch-size", type=int, default=100_000, help="rows per chunk")
     parser.add_argument("--data", type=Path, default=HERE / "data")
-    parser.add_argument("--child", nargs=3, metavar=("INPUT", "OUTPUT", "BATCH"), help=argparse.SUPPRESS)
+    parser.add_argument("--layout", choices=["long", "wide"], default="wide", help="decisions layout")
+    parser.add_argument("--jsonl", type=int, default=1_000_000, help="cases in the JSON Lines run (0: skip)")
+    parser.add_argument(
+        "--frames", type=int, default=20_000, help="cases of the in-memory peers runs (0: skip)"
+    )
+    parser.add_argument("--skip-rete", action="store_true", help="no durable-rules pass")
+    parser.add_argument(
+        "--child", nargs=4, metavar=("INPUT", "OUTPUT", "BATCH", "LAYOUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
+        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]), args.child[3])
         return
     args.data.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -62,14 +72,23 @@ def main() -> None:
     batch_input = args.data / f"caseload-{args.cases}.parquet"
     report["generate_seconds"] = write_caseload(batch_input, args.cases, seed=1)
     report["per_case"] = per_case(batch_input, args.per_case)
-    report["batch"] = run_child(batch_input, args.data / "decisions.parquet", args.batch_size)
+    report["batch"] = run_child(batch_input, args.data / "decisions.parquet", args.batch_size, args.layout)
+    if args.jsonl:
+        jsonl_input = args.data / f"caseload-{args.jsonl}.jsonl"
+        report["generate_jsonl_seconds"] = write_jsonl(batch_input, jsonl_input, args.jsonl)
+        report["jsonl"] = run_child(
+            jsonl_input, args.data / "decisions-jsonl.parquet", args.batch_size, args.layout
+        )
+    if args.frames:
+        report["frames"] = frames(args.frames)
     if args.streamed:
         streamed_input = args.data / f"caseload-{args.streamed}.parquet"
         report["generate_streamed_seconds"] = write_caseload(streamed_input, args.streamed, seed=2)
         report["streamed"] = run_child(
-            streamed_input, args.data / "decisions-streamed.parquet", args.batch_size
+            streamed_input, args.data / "decisions-streamed.parquet", args.batch_size, args.layout
         )
-    report["rete"] = rete(batch_input, args.per_case)
+    if not args.skip_rete:
+        report["rete"] = rete(batch_input, args.per_case)
     text = markdown(report)
     print(text)
     (args.data / "results.md").write_text(text)
@@ -111,7 +130,7 @@ def write_caseload(path: Path, cases: int, seed: int) -> float:
 
     import pyarrow.parquet as pq
 
-    from cspolicy.synthetic import generate
+    from cspolicy.caseload.synthetic import generate
 
     started = time.perf_counter()
     writer = None
@@ -135,7 +154,7 @@ def per_case(source: Path, count: int) -> dict[str, Any]:
     import polars as pl
 
     from cspolicy import load_policy
-    from cspolicy.caseload import frame_to_snapshots
+    from cspolicy.caseload.tables import frame_to_snapshots
 
     policy = load_policy(POLICY)
     cases = [c for c in frame_to_snapshots(pl.read_parquet(source, n_rows=count))]
@@ -157,11 +176,69 @@ def per_case(source: Path, count: int) -> dict[str, Any]:
     }
 
 
-def run_child(source: Path, output: Path, batch_size: int) -> dict[str, Any]:
+def write_jsonl(parquet: Path, path: Path, count: int) -> float:
+    """The first `count` cases of the Parquet caseload as JSON Lines of nested snapshots
+    (`{"case_id": …, "order": {"monthly_amount": …}, "payments": [{…}], …}`), written by polars."""
+    from cspolicy.caseload.tables import SCHEMA
+
+    started = time.perf_counter()
+    table = pl.read_parquet(parquet, n_rows=count)
+    tree: dict[str, Any] = {}
+    for name in SCHEMA:
+        *parents, leaf = name.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = name
+
+    def nested(node: dict[str, Any]) -> list[pl.Expr]:
+        return [
+            pl.struct(nested(value)).alias(key) if isinstance(value, dict) else pl.col(value).alias(key)
+            for key, value in node.items()
+        ]
+
+    money = [name for name, dtype in SCHEMA.items() if isinstance(dtype, pl.Decimal)]
+    table.with_columns(pl.col(money).cast(pl.String)).select(nested(tree)).write_ndjson(path)
+    return round(time.perf_counter() - started, 1)
+
+
+def frames(count: int) -> dict[str, Any]:
+    """In-memory caseload (`PolicySet.evaluate_frame`), one thread, on the peers harness's
+    policies and cases (../shared/bench/peers): µs per case, best of 3, long and wide."""
+    peers = ROOT.parent / "shared" / "bench" / "peers"
+    if not peers.is_dir():
+        return {"skipped": f"{peers} not found"}
+    code = f"""
+import json, sys, time
+sys.path.insert(0, {str(peers)!r})
+import gen_cases
+from engines import eng_cspolicy
+cases = gen_cases.generate({count})
+out = {{}}
+for policy in ("quotient", "product"):
+    engine = eng_cspolicy.build("frame", policy)
+    frame = engine.prepare(cases)
+    for layout in ("long", "wide"):
+        best = None
+        for _ in range(3):
+            started = time.perf_counter()
+            result = engine.policy.evaluate_frame(frame, layout=layout)
+            took = time.perf_counter() - started
+            best = took if best is None else min(best, took)
+        assert result.errors.height == 0
+        out[f"{{policy}} {{layout}}"] = {{"us_per_case": round(best / {count} * 1e6, 2), "rechecked": result.rechecked}}
+print(json.dumps(out))
+"""
+    env = {**os.environ, "POLARS_MAX_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_child(source: Path, output: Path, batch_size: int, layout: str = "long") -> dict[str, Any]:
     """Run one batch evaluation in a child process; its own wall time and peak RSS."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(source), str(output), str(batch_size)],
+        [sys.executable, __file__, "--child", str(source), str(output), str(batch_size), layout],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -176,12 +253,13 @@ def run_child(source: Path, output: Path, batch_size: int) -> dict[str, Any]:
     return result
 
 
-def child(source: Path, output: Path, batch_size: int) -> None:
+def child(source: Path, output: Path, batch_size: int, layout: str = "long") -> None:
     """The measured run: load the policy, stream the caseload through it, print the summary."""
     from cspolicy import load_policy
+    from cspolicy.caseload.streaming import evaluate_batches
 
     policy = load_policy(POLICY)
-    summary = policy.evaluate_batches(source, output, batch_size=batch_size)
+    summary = evaluate_batches(policy, source, output, batch_size=batch_size, layout=layout)
     assert summary.reconciles
     decisions = output.stat().st_size
     print(
@@ -194,6 +272,7 @@ def child(source: Path, output: Path, batch_size: int) -> None:
                 "seconds": round(summary.seconds, 2),
                 "cases_per_second": round(summary.cases_per_second),
                 "mode": summary.mode,
+                "layout": layout,
                 "decisions_parquet_mib": round(decisions / 2**20, 1),
                 "peak_rss_mib": peak_rss_mib(),
             }
@@ -219,7 +298,7 @@ def rete(source: Path, count: int) -> dict[str, Any]:
         return {"available": False, "why": f"benchmarks/rete_bench.py not importable: {exc}"}
     import polars as pl
 
-    from cspolicy.caseload import frame_to_snapshots
+    from cspolicy.caseload.tables import frame_to_snapshots
 
     cases = list(frame_to_snapshots(pl.read_parquet(source, n_rows=count)))
     try:
@@ -243,14 +322,22 @@ def markdown(report: dict[str, Any]) -> str:
     lines.append(
         f"| per-case evaluate, Wisconsin, with explanations | median {p['median_us']} µs, p95 {p['p95_us']} µs ({p['cases']} cases) |"
     )
-    for key, label in (("batch", "batch"), ("streamed", "streamed")):
+    for key, label in (("batch", "batch"), ("jsonl", "JSON Lines"), ("streamed", "streamed")):
         if key in report:
             b = report[key]
+            source = "JSON Lines" if key == "jsonl" else "Parquet"
             lines.append(
-                f"| {label}: {b['rows']:,} cases Parquet → decisions Parquet | {b['seconds']} s, "
-                f"{b['cases_per_second']:,} cases/s, peak RSS {b['peak_rss_mib']} MiB, CPU {b['cpu_seconds']} s |"
+                f"| {label}: {b['rows']:,} cases {source} → decisions Parquet ({b['layout']}, {b['mode']}) "
+                f"| {b['seconds']} s, {b['cases_per_second']:,} cases/s, peak RSS {b['peak_rss_mib']} MiB, "
+                f"CPU {b['cpu_seconds']} s |"
             )
-    r = report["rete"]
+    for name, f in report.get("frames", {}).items():
+        if isinstance(f, dict):
+            lines.append(
+                f"| in-memory frame, peers {name}, 1 thread | {f['us_per_case']} µs/case "
+                f"(rechecked rows {f['rechecked']}) |"
+            )
+    r = report.get("rete", {"why": "skipped"})
     if r.get("available"):
         lines.append(
             f"| durable-rules back end, same cases | median {r.get('median_us')} µs, "

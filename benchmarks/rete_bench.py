@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from cspolicy import EvaluationError, load_policy
-from cspolicy.policy import PolicySet
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.policy import PolicySet
+from cspolicy.engine.snapshot import CaseSnapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 Hand-written guides carry `<!-- cspolicy:NAME -->` markers for parts generated from real cases,
 so the examples they explain cannot drift from what the engine does; their filled-in versions
-replace them in the built site (the files in docs/guides/ are left untouched).
+replace them in the built site (the files in docs/ are left untouched).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from cspolicy.engine.snapshot import FIELDS
 from cspolicy.expressions.types import Type
-from cspolicy.snapshot import FIELDS
 
 ACTIONS = (
     "initiate_income_withholding",

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from cspolicy import CaseSnapshot, Code, EvaluationError, PolicyError, PolicySet, SnapshotError, load_policy
 from cspolicy.diagnostics import Problem
+from cspolicy.engine.snapshot import FIELDS
 from cspolicy.expressions import (
     CheckError,
     Context,
@@ -32,8 +33,8 @@ from cspolicy.expressions import (
 )
 from cspolicy.expressions.closures import DivisionByZero
 from cspolicy.expressions.parser import parse_expression
-from cspolicy.snapshot import FIELDS
 
+from helpers import FIXTURES, ROOT
 from strategies import (
     ExpressionScope,
     broken_expression,
@@ -45,8 +46,7 @@ from strategies import (
 )
 
 FACTOR = float(os.environ.get("CSPOLICY_FUZZ_FACTOR", "1"))
-ROOT = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "hostile"
+HOSTILE_FIXTURES = FIXTURES / "hostile"
 # Examples per property in `make test` (sum 10,100; the back-end ones decide up to 5 cases each).
 # `make fuzz` multiplies them by FACTOR.
 EXAMPLES = {
@@ -61,6 +61,8 @@ EXAMPLES = {
 }
 assert sum(EXAMPLES.values()) >= 10_000
 TRIED: Counter[str] = Counter()
+# How random policies decide a caseload (issue 16: all of them vectorized): mode -> count.
+MODES: Counter[str] = Counter()
 TYPES = {
     "money": Type.MONEY,
     "int": Type.INTEGER,
@@ -96,6 +98,9 @@ def report(request: pytest.FixtureRequest) -> Iterator[None]:
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     line = f"fuzz: {sum(TRIED.values())} examples tried ({dict(TRIED)}), {failures} failures"
+    if MODES:
+        share = MODES["vectorized"] / sum(MODES.values())
+        line += f"; policies decided as caseloads (random and fixed) vectorized: {MODES['vectorized']}/{sum(MODES.values())} ({share:.0%})"
     if reporter is not None and capture is not None:
         with capture.global_and_fixture_disabled():  # shown even when the tests pass
             reporter.ensure_newline()
@@ -225,7 +230,7 @@ def test_broken_random_policies_fail_with_located_problems(
 # -- snapshots -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def base_policy() -> PolicySet:
-    return load_policy(FIXTURES / "base")
+    return load_policy(HOSTILE_FIXTURES / "base")
 
 
 @fuzz_settings("snapshots")
@@ -246,7 +251,7 @@ def test_random_snapshots_are_valid_or_name_each_bad_field(base_policy: PolicySe
 # -- back ends against the reference ---------------------------------------------------------------
 def _rete_available() -> bool:
     try:
-        from cspolicy import rete
+        from cspolicy.rete import backend as rete
 
         rete.durable_engine()
     except Exception:
@@ -256,8 +261,8 @@ def _rete_available() -> bool:
 
 RETE = _rete_available()
 FIXED = [
-    (FIXTURES / "base", "WI"),
-    (FIXTURES / "vectorized", "WI"),
+    (HOSTILE_FIXTURES / "base", "WI"),
+    (HOSTILE_FIXTURES / "vectorized", "WI"),
     (ROOT / "policies" / "federal", "WI"),
     (ROOT / "policies" / "wisconsin", "WI"),
     (ROOT / "policies" / "milwaukee-back-on-track", "WI"),
@@ -273,15 +278,17 @@ def loaded(path: Path) -> PolicySet:
 
 
 def batch_rows(policy: PolicySet, cases: list[CaseSnapshot]) -> tuple[list[tuple[Any, ...]], set[int]]:
-    from cspolicy.caseload import snapshots_to_frame
-    from cspolicy.streaming import CaseloadEvaluator
+    from cspolicy.caseload.streaming import CaseloadEvaluator
+    from cspolicy.caseload.tables import snapshots_to_frame
 
-    result = CaseloadEvaluator(policy).evaluate(snapshots_to_frame(cases))
+    evaluator = CaseloadEvaluator(policy)
+    MODES[evaluator.mode] += 1
+    result = evaluator.evaluate(snapshots_to_frame(cases))
     return _normal(result.decisions.to_dicts()), set(result.errors.get_column("row_number").to_list())
 
 
 def reference_rows(policy: PolicySet, cases: list[CaseSnapshot]) -> tuple[list[tuple[Any, ...]], set[int]]:
-    from cspolicy.batch_reference import decision_rows
+    from cspolicy.caseload.reference import decision_rows
 
     rows: list[dict[str, Any]] = []
     errors = set()

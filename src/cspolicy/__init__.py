@@ -8,7 +8,7 @@ Load a policy set once, evaluate many case snapshots, and get explained, cited d
     print(decision.to_json())
 """
 
-from cspolicy.decision import Decision, HeldAction, RecommendedAction, WaitingAction, WhyNot
+from cspolicy._version import __version__
 from cspolicy.diagnostics import (
     Code,
     CSPolicyError,
@@ -19,16 +19,17 @@ from cspolicy.diagnostics import (
     Severity,
     SnapshotError,
 )
-from cspolicy.policy import PolicySet, load_policy
-from cspolicy.snapshot import CaseSnapshot
-
-__version__ = "0.1.0"
+from cspolicy.engine.decision import Decision, HeldAction, RecommendedAction, WaitingAction, WhyNot
+from cspolicy.engine.outputs import DecisionModel
+from cspolicy.engine.policy import PolicySet, load_policy
+from cspolicy.engine.snapshot import CaseSnapshot
 
 __all__ = [
     "CSPolicyError",
     "CaseSnapshot",
     "Code",
     "Decision",
+    "DecisionModel",
     "EvaluationError",
     "HeldAction",
     "Location",

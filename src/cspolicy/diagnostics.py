@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -55,6 +57,7 @@ class Code(StrEnum):
     ACTION_KIND_CONFLICT = "CSP406"
     SHADOWED_RULE = "CSP407"
     UNKNOWN_ACTION = "CSP408"
+    NOT_VECTORIZED = "CSP409"
     # 5xx: snapshots and evaluation
     SNAPSHOT_INVALID = "CSP501"
     EVALUATION_FAILED = "CSP502"
@@ -63,6 +66,15 @@ class Code(StrEnum):
     WRONG_JURISDICTION = "CSP505"
     EVENT_INVALID = "CSP506"
     UNKNOWN_CASE = "CSP507"
+    MISSING_PARAMETER_KEY = "CSP508"
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str:
+    """The "did you mean" hint for a misspelt name: `" (did you mean 'X'?)"` when one of the
+    candidates is close to `word` (difflib ratio 0.6 or more), else `""`. Every message that
+    names an unknown key, name, rule, source or node ends with it."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True, order=True)

@@ -8,12 +8,18 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cspolicy.batch import BatchSummary
-from cspolicy.batch_versions import VersionedEvaluator, as_of_days
+from cspolicy.caseload.results import BatchSummary
+from cspolicy.caseload.streaming import (
+    DEFAULT_BATCH_SIZE,
+    count_rows,
+    errors_path_for,
+    evaluate_batches,
+    stream,
+)
+from cspolicy.caseload.versions import VersionedEvaluator, as_of_days
 from cspolicy.cli.output import console, errors, print_error
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.policy import load_policy
-from cspolicy.streaming import DEFAULT_BATCH_SIZE, count_rows, errors_path_for, evaluate_batches, stream
+from cspolicy.engine.policy import load_policy
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +37,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("-o", "--output", required=True, help="decisions Parquet file to write")
     parser.add_argument("--errors", help="error rows Parquet file (default: OUTPUT.errors.parquet)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per chunk")
+    parser.add_argument(
+        "--layout",
+        choices=["long", "wide"],
+        default="long",
+        help="decisions table: long (a row per case and action, the default) or wide (a row per"
+        " case, a status column per rule and its outputs)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -41,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         policy = load_policy(args.policy, args.as_of)
-        versioned = None if args.as_of else VersionedEvaluator(args.policy, as_of_days(source))
+        versioned = None if args.as_of else VersionedEvaluator(args.policy, as_of_days(source), args.layout)
     except CSPolicyError as exc:
         print_error(exc)
         return 1
@@ -72,7 +85,13 @@ def run(args: argparse.Namespace) -> int:
                 )
             else:
                 summary = evaluate_batches(
-                    policy, source, output, errors_path, batch_size=args.batch_size, on_batch=advance
+                    policy,
+                    source,
+                    output,
+                    errors_path,
+                    batch_size=args.batch_size,
+                    on_batch=advance,
+                    layout=args.layout,
                 )
         except (ValueError, OSError) as exc:
             errors.print(f"[red]{source}: {exc}[/red]")

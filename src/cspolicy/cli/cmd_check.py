@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cspolicy.analysis import check_policy
+from cspolicy.analysis.checks import check_policy
 from cspolicy.cli.output import console, print_problems, write_json
-from cspolicy.diagnostics import PolicyError, Problem, Severity
-from cspolicy.loading import policy_files
-from cspolicy.policy import load_policy
+from cspolicy.diagnostics import Code, Location, PolicyError, Problem, Severity
+from cspolicy.engine.policy import PolicySet, load_policy
+from cspolicy.source.loading import policy_files
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +61,21 @@ def check_one(path: str, as_of: dt.date | None) -> tuple[str, list[Problem]]:
         policy = load_policy(path, as_of)
     except PolicyError as exc:
         return "", exc.problems
-    return f"{policy.id} {policy.version}", check_policy(policy)
+    return f"{policy.id} {policy.version}", check_policy(policy) + caseload_mode(policy, path)
+
+
+def caseload_mode(policy: PolicySet, path: str) -> list[Problem]:
+    """CSP409 when a caseload would be decided case by case (not vectorized): which rule, why."""
+    from cspolicy.caseload.batch import Refused, VectorPlan
+    from cspolicy.expressions.vectorized import NotVectorizable
+
+    try:
+        VectorPlan(policy)
+    except NotVectorizable as exc:
+        location = exc.location if isinstance(exc, Refused) else Location(path)
+        message = f"a caseload is decided case by case, not vectorized: {exc}"
+        return [Problem(Code.NOT_VECTORIZED, message, location, Severity.WARNING)]
+    return []
 
 
 def run(args: argparse.Namespace) -> int:

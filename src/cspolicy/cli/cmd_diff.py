@@ -7,10 +7,10 @@ import json
 
 from rich.markup import escape
 
+from cspolicy.authoring.diff import diff_policies
 from cspolicy.cli.output import console, print_error, write_json
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.diff import diff_policies
-from cspolicy.versions import load_spec
+from cspolicy.engine.versions import load_spec
 
 SPEC_HELP = "a policy set (its latest version), a version directory, or PATH@YYYY-MM-DD (the version in force that day)"
 

@@ -8,8 +8,8 @@ import json
 
 from cspolicy.cli.output import print_decision, print_error, write_json
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.snapshot import CaseSnapshot
-from cspolicy.versions import PolicyVersions
+from cspolicy.engine.snapshot import CaseSnapshot
+from cspolicy.engine.versions import PolicyVersions
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,8 +6,8 @@ import argparse
 
 from cspolicy.cli.output import console, print_error
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.snapshot import CaseSnapshot
-from cspolicy.versions import PolicyVersions
+from cspolicy.engine.snapshot import CaseSnapshot
+from cspolicy.engine.versions import PolicyVersions
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,12 +10,20 @@ from typing import Any
 
 from rich.markup import escape
 
-from cspolicy import diagrams
+from cspolicy.analysis import diagrams
 from cspolicy.cli.cmd_check import iso_date
 from cspolicy.cli.output import console, errors, print_error
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.graph import KIND_ORDER, QueryResult, Reached, UnknownNode, ladder, neighbourhood, spelling
-from cspolicy.policy import PolicySet, load_policy
+from cspolicy.engine.graph import (
+    KIND_ORDER,
+    QueryResult,
+    Reached,
+    UnknownNode,
+    ladder,
+    neighbourhood,
+    spelling,
+)
+from cspolicy.engine.policy import PolicySet, load_policy
 
 FORMATS = ("text", "json", "mermaid", "dot")
 

@@ -10,13 +10,13 @@ from decimal import Decimal
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cspolicy.caseload.impact import ImpactReport, count_rows, measure_impact, read_caseload
 from cspolicy.cli.cmd_diff import SPEC_HELP
 from cspolicy.cli.output import console, errors, print_error, write_json
 from cspolicy.diagnostics import CSPolicyError
+from cspolicy.engine.versions import load_spec
 from cspolicy.expressions import Type
 from cspolicy.expressions.render import format_money, format_value
-from cspolicy.impact import ImpactReport, count_rows, measure_impact, read_caseload
-from cspolicy.versions import load_spec
 
 SHOWN_ERRORS = 20
 

@@ -32,7 +32,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from cspolicy.monitor import CaseMonitor, MonitorError
+    from cspolicy.rete.events import MonitorError
+    from cspolicy.rete.monitor import CaseMonitor
 
     refused = 0
     try:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from cspolicy.authoring.coverage import Coverage, percent
+from cspolicy.authoring.testing import CaseResult, run_tests
 from cspolicy.cli.output import console
-from cspolicy.coverage import Coverage, percent
-from cspolicy.testing import CaseResult, run_tests
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

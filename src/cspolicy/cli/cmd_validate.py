@@ -6,7 +6,7 @@ import argparse
 
 from cspolicy.cli.output import console, print_error, print_problems
 from cspolicy.diagnostics import PolicyError
-from cspolicy.policy import load_policy
+from cspolicy.engine.policy import load_policy
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,6 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from cspolicy.decision import ConditionTrace, Decision
 from cspolicy.diagnostics import (
     CSPolicyError,
     EvaluationError,
@@ -16,6 +15,7 @@ from cspolicy.diagnostics import (
     Severity,
     SnapshotError,
 )
+from cspolicy.engine.decision import ConditionTrace, Decision
 
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -2,7 +2,7 @@
 
 `generate_pages(root)` returns {path inside docs/: Markdown}; `docs/gen_pages.py` (run by
 mkdocs-gen-files at build time) writes them into the site, and fills the `<!-- cspolicy:NAME -->`
-markers of the hand-written guides with `fill_markers`.
+markers of the hand-written pages with `fill_markers`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cspolicy.diagnostics import Code
-from cspolicy.docs import catalogue, decisions, outcomes, reference
+from cspolicy.docs import catalogue, decisions, law, outcomes, reference
 from cspolicy.docs.changes import changes
 from cspolicy.docs.text import text
 
@@ -22,11 +22,12 @@ MARKER = re.compile(r"^([ \t]*)<!--\s*cspolicy:([a-z0-9-]+)\s*-->[ \t]*$", re.MU
 
 def generate_pages(root: Path, today: dt.date | None = None) -> dict[str, str]:
     """Every generated page of the site, keyed by its path under docs/ (catalogue, references, codes),
-    plus the filled-in hand-written guides of docs/guides/ that carry markers."""
+    plus the filled-in hand-written pages of docs/ and docs/guides/ that carry markers."""
     sets = catalogue.discover(root / "policies", today or dt.date.today())
     outcomes.attach(sets, root / "examples" / "cases")
     pages = catalogue_pages(sets)
     pages["reference/actions.md"] = reference.actions_page(sets)
+    pages[law.PAGE] = law.law_page(sets)
     pages["reference/expressions.md"] = reference.expressions_page()
     pages["reference/schema.md"] = reference.schema_page()
     pages["reference/cli.md"] = reference.cli_page()
@@ -38,11 +39,12 @@ def generate_pages(root: Path, today: dt.date | None = None) -> dict[str, str]:
         codes_summary.append(f"* [{code.value} {_nav(code.name.lower().replace('_', ' '))}]({code.value}.md)")
     pages["codes/SUMMARY.md"] = "\n".join(codes_summary) + "\n"
     replacements = guide_replacements(root, sets)
-    for guide in sorted((root / "docs" / "guides").glob("*.md")):
+    docs = root / "docs"
+    for guide in sorted([*docs.glob("*.md"), *(docs / "guides").glob("*.md")]):
         original = guide.read_text(encoding="utf-8")
         filled = fill_markers(original, replacements)
         if filled != original:
-            pages[f"guides/{guide.name}"] = filled
+            pages[guide.relative_to(docs).as_posix()] = filled
     return pages
 
 
@@ -69,6 +71,7 @@ def guide_replacements(root: Path, sets: list[catalogue.PolicySetDocs]) -> dict[
     """Marker name → generated Markdown for the hand-written guides."""
     filled = decisions.replacements(root / "examples" / "cases", root, sets)
     filled["functions"] = reference.functions_table()
+    filled["module-map"] = reference.module_map()
     filled |= reference.authoring_examples(root)
     return filled
 

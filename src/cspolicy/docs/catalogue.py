@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cspolicy import diagrams
-from cspolicy.compiler import CompiledDerived, CompiledParameter, CompiledPolicy, CompiledRule
-from cspolicy.decision import CitationOut
+from cspolicy.analysis import diagrams
 from cspolicy.diagnostics import PolicyError
 from cspolicy.docs.text import code, fenced, link, paragraphs, slug, table, text, titled
-from cspolicy.documents import RuleKind
+from cspolicy.engine.compiler import CompiledDerived, CompiledParameter, CompiledPolicy, CompiledRule
+from cspolicy.engine.decision import CitationOut
+from cspolicy.engine.policy import PolicySet, load_policy
+from cspolicy.engine.versions import shown_date
 from cspolicy.expressions import Renderer
 from cspolicy.expressions.render import format_value
-from cspolicy.loading import version_directories
-from cspolicy.policy import PolicySet, load_policy
+from cspolicy.source.documents import RuleKind
+from cspolicy.source.loading import version_directories
 
 KIND_ORDER = [
     RuleKind.AUTOMATIC,
@@ -39,6 +40,12 @@ DIAGRAM_WORDS = "The diagram in words"
 DIAGRAM_DESCRIPTION = (
     "The same graph is written out in words below the diagram, under “The diagram in words”."
 )
+# What the law says about a rule (its `basis`), as the rule page says it.
+BASIS_SENTENCE = {
+    "mandated": "mandated by law",
+    "allowed": "allowed by law (not required)",
+    "agency-choice": "an agency choice (no law requires it)",
+}
 LADDER_TEXT = (
     "Each step's actions wait for an action of the step before (`requires`): an arrow leads from "
     "an action to the one it unlocks."
@@ -87,14 +94,6 @@ class PolicySetDocs:
             if policy.effective_from <= day and (policy.effective_to is None or day < policy.effective_to):
                 return version
         return None
-
-
-def shown_date(policy: PolicySet, today: dt.date) -> dt.date:
-    """The day whose parameter values a version's pages show: today, kept inside its effective dates."""
-    day = max(today, policy.effective_from)
-    if policy.effective_to is not None and day >= policy.effective_to:
-        day = policy.effective_to - dt.timedelta(days=1)
-    return day
 
 
 def discover(policies: Path, today: dt.date) -> list[PolicySetDocs]:
@@ -288,6 +287,10 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
         for name in rule.parameters:
             parts.append(_parameter(compiled.parameters[name]))
     parts.append("## Law")
+    if item.basis is not None:
+        parts.append(
+            f"**Basis: {text(BASIS_SENTENCE[item.basis.value])}** ([all rules](../../../reference/rules-and-law.md))"
+        )
     parts.append(_citations(rule.citations))
     if version.examples.get(rule.id):
         parts.append("## In the example cases")
@@ -314,8 +317,8 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
 
 def diagram(mermaid: str, title: str, sentences: list[str]) -> str:
     """A Mermaid diagram with its text alternative: the drawing gets an accessible title and a
-    description pointing to the same graph in words (`sentences`, from `cspolicy.diagrams`), shown
-    in a `<details>` right after it. `title` is the code's own text, never policy text."""
+    description pointing to the same graph in words (`sentences`, from `cspolicy.analysis.diagrams`),
+    shown in a `<details>` right after it. `title` is the code's own text, never policy text."""
     kind, _, body = mermaid.partition("\n")
     described = f"{kind}\n  accTitle: {title}\n  accDescr: {DIAGRAM_DESCRIPTION}\n{body}"
     items = "".join(f"<li>{text(sentence)}</li>" for sentence in sentences)

@@ -1,8 +1,8 @@
-"""What changed between two versions of a policy set, for the version pages (from `cspolicy.diff`)."""
+"""What changed between two versions of a policy set, for the version pages (from `cspolicy.authoring.diff`)."""
 
 from __future__ import annotations
 
-from cspolicy.diff import ADDED, CHANGED, REMOVED, diff_policies
+from cspolicy.authoring.diff import ADDED, CHANGED, REMOVED, diff_policies
 from cspolicy.docs.catalogue import PolicyVersion
 from cspolicy.docs.text import code, text
 

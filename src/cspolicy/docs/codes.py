@@ -162,6 +162,14 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "of the set produces, so it only looks at actions recorded by hand (a warning; often a misspelling).",
         "Use the code of an action a rule of the set recommends (the message suggests the closest one).",
     ),
+    Code.NOT_VECTORIZED: (
+        "A caseload is decided case by case with this policy (the reference evaluator, about a "
+        "hundred times slower) instead of vectorized: the message names the rule or derived value "
+        "and the construct the vectorized evaluator cannot reproduce exactly (a warning; single "
+        "cases are not affected). `cspolicy batch` reports the mode that ran.",
+        "Write the expression another way (for example compare a quotient rather than output it), "
+        "or accept the slower caseload runs.",
+    ),
     Code.SNAPSHOT_INVALID: (
         "A case snapshot is invalid: a missing or unknown field, a wrong type, an impossible date.",
         "Fix the field named in the message; the snapshot reference lists every field.",
@@ -193,6 +201,13 @@ DESCRIPTIONS: dict[Code, tuple[str, str]] = {
         "`order_issued` event.",
         "Send the case's `order_issued` event first, or check the case id.",
     ),
+    Code.MISSING_PARAMETER_KEY: (
+        "A keyed parameter (a table of values by, e.g., county or case type) read as "
+        "`params.NAME[key]` has no entry for this case's key in the table in force on the "
+        "snapshot's date. The case is not decided: there is no silent default.",
+        "Add an entry for the key (the message names the parameter and the key) to the "
+        "parameter's dated value, or guard the condition (`jurisdiction.county in [...] and ...`).",
+    ),
 }
 
 
@@ -204,8 +219,8 @@ def _limits(module: object, names: dict[str, str]) -> str:
 
 def describe(code: Code) -> tuple[str, str]:
     """What a code means and how to fix it; codes added later read from their names until described."""
-    from cspolicy import yamlsource
     from cspolicy.expressions import parser
+    from cspolicy.source import yamlsource
 
     if code is Code.YAML_LIMIT:
         meaning, fix = DESCRIPTIONS[code]

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cspolicy.cli.output import print_decision
-from cspolicy.decision import ConditionTrace, Decision
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.docs.catalogue import PolicySetDocs, PolicyVersion
 from cspolicy.docs.text import code, fenced, link, table, text
-from cspolicy.policy import PolicySet
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.decision import ConditionTrace, Decision
+from cspolicy.engine.policy import PolicySet
+from cspolicy.engine.snapshot import CaseSnapshot
 
 # Which shipped set a case is read under, by state (a county program is shown on its own pages).
 STATE_POLICY = {"WI": "wisconsin", "CA": "california", "US": "federal"}

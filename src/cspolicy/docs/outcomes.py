@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.docs.catalogue import PolicySetDocs
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.snapshot import CaseSnapshot
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reference pages generated from the code: action vocabulary, diagnostic codes, expressions, schemas."""
+"""Reference pages generated from the code: actions, diagnostic codes, expressions, schemas, API, modules."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cspolicy.authoring.testing import TestFile
 from cspolicy.diagnostics import Code
 from cspolicy.docs.catalogue import PolicySetDocs
 from cspolicy.docs.codes import describe
 from cspolicy.docs.text import code, fenced, prose, slug, table, text
-from cspolicy.documents import PolicyFile
+from cspolicy.engine.snapshot import FIELDS, CaseSnapshot
 from cspolicy.expressions.parser import FUNCTIONS
-from cspolicy.snapshot import FIELDS, CaseSnapshot
-from cspolicy.testing import TestFile
+from cspolicy.source.documents import PolicyFile
 
 # The shared action vocabulary (DESIGN.md) plus the codes the shipped policies added.
 ACTION_MEANINGS = {
@@ -154,15 +154,33 @@ def expressions_page() -> str:
                     [code("> >= < <= == !="), "comparisons (dates compare as before/after)"],
                     [code("and or not"), "logic; `none` (unknown) propagates as in three-valued logic"],
                     [code('x in ["a", "b"]'), "membership in a list of literal values"],
-                    [code('"text" 12 12.50 true false none'), "literals"],
+                    [
+                        code("x == None  x != None"),
+                        "whether a value is missing (always yes or no, never unknown)",
+                    ],
+                    [
+                        code("x if condition else y"),
+                        "x when the condition is true, y when it is false, nothing (None) when it is "
+                        "unknown; x and y have one type, and either may be `None`",
+                    ],
+                    [
+                        code("params.NAME[key]"),
+                        "the entry for `key` (text, e.g. `jurisdiction.county`) in a keyed parameter's "
+                        "table in force; a key the table does not have is an evaluation error "
+                        "(CSP508), a missing key gives nothing",
+                    ],
+                    [code('"text" 12 12.50 True False None'), "literals"],
                 ],
             ),
             "## Functions",
             "Only these functions can be called:",
             functions,
             "## Snapshot fields",
-            "Every field a policy can read. Lists (marked `[]`) are read with `any_of(list, condition)` "
-            "and `count_of(list, condition)`, where the condition names the item's fields directly.",
+            "Every field a policy can read. Lists (marked `[]`) are read with `any_of(list, condition)`, "
+            "`count_of(list, condition)` and the aggregates `max_of` / `min_of` / `sum_of(list, field, "
+            "condition)`, where the field and the condition name the item's fields directly (the "
+            "condition may also read the case, as in `date <= as_of`). Items whose field is missing "
+            "are skipped; with no item left `max_of` / `min_of` give nothing and `sum_of` gives 0.",
             table(["Path", "Type", "In words", ""], fields),
         ]
     )
@@ -286,7 +304,7 @@ def yaml_excerpt(file: str, line: int, column: int) -> str:
 
 def authoring_examples(root: Path) -> dict[str, str]:
     """Marker name → a real parameter and rule quoted from the shipped federal policy, if present."""
-    from cspolicy.policy import load_policy
+    from cspolicy.engine.policy import load_policy
 
     examples = {"example-parameter": "", "example-rule": ""}
     federal = root / "policies" / "federal"
@@ -303,58 +321,119 @@ def authoring_examples(root: Path) -> dict[str, str]:
     return examples
 
 
-# Public entry points outside `cspolicy.__all__` (module, names); missing ones are left out.
-API_MODULES = [
-    ("cspolicy.versions", ["PolicyVersions"]),
-    ("cspolicy.streaming", ["evaluate_caseload", "evaluate_batches"]),
-    ("cspolicy.batch", ["BatchResult", "BatchSummary"]),
-    ("cspolicy.dask", ["evaluate"]),
-    ("cspolicy.diagrams", ["mermaid_neighbourhood", "mermaid_ladder"]),
-]
+# The layers from the bottom up (pyproject.toml's import-linter contract); a package not named here
+# is listed after them, so a new one cannot be left off the module map.
+LAYER_ORDER = (
+    "diagnostics",
+    "_version",
+    "source",
+    "expressions",
+    "engine",
+    "analysis",
+    "authoring",
+    "caseload",
+    "rete",
+    "store",
+    "cli",
+    "docs",
+)
 
 
-API_TITLES = {
-    "cspolicy.policy": "Loading and evaluating",
-    "cspolicy.versions": "Dated versions",
-    "cspolicy.snapshot": "Case snapshots",
-    "cspolicy.decision": "Decisions",
-    "cspolicy.diagnostics": "Errors and problems",
-    "cspolicy.streaming": "Caseloads",
-    "cspolicy.batch": "Caseload results",
-    "cspolicy.dask": "Dask",
-    "cspolicy.diagrams": "Diagrams",
-}
-
-
-def api_page() -> str:
-    """The API reference: mkdocstrings directives for every name `cspolicy` exports (grouped by the
-    module that defines it) and the other public entry points, so the list cannot fall behind."""
-    import importlib
+def module_map() -> str:
+    """Where each concern lives: every module of `cspolicy` with the first line of its docstring,
+    package by package from the bottom layer up (read from the source files, nothing imported)."""
+    import ast
 
     import cspolicy
 
-    groups: dict[str, list[str]] = {}
-    for name in cspolicy.__all__:
-        module = getattr(getattr(cspolicy, name), "__module__", None)
-        if module and module.startswith("cspolicy"):
-            groups.setdefault(module, []).append(f"cspolicy.{name}")
-    for module, names in API_MODULES:
-        try:
-            loaded = importlib.import_module(module)
-        except ImportError:
+    base = Path(cspolicy.__file__).parent
+
+    def summary(path: Path) -> str:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def rank(name: str) -> tuple[int, str]:
+        return (LAYER_ORDER.index(name) if name in LAYER_ORDER else len(LAYER_ORDER), name)
+
+    tops = {path.stem for path in base.glob("*.py") if path.stem != "__init__"}
+    tops |= {path.parent.name for path in base.glob("*/__init__.py")}
+    parts = []
+    loose: list[list[str]] = []
+    for top in sorted(tops, key=rank):
+        if (base / f"{top}.py").is_file():
+            loose.append([code(f"cspolicy.{top}"), prose(summary(base / f"{top}.py"))])
             continue
-        groups.setdefault(module, []).extend(f"{module}.{n}" for n in names if hasattr(loaded, n))
+        if loose:
+            parts.append(table(["Module", "What it is for"], loose))
+            loose = []
+        package = base / top
+        rows = [
+            [code(f"cspolicy.{top}.{path.stem}"), prose(summary(path))]
+            for path in sorted(package.glob("*.py"))
+            if path.stem != "__init__"
+        ]
+        parts.append(f"**{code(f'cspolicy.{top}')}**: {prose(summary(package / '__init__.py'))}")
+        parts.append(table(["Module", "What it is for"], rows))
+    if loose:
+        parts.append(table(["Module", "What it is for"], loose))
+    return "\n\n".join(parts)
+
+
+# The packages whose `__all__` is the public API, in the order the API reference shows them: what
+# `import cspolicy` gives, then the concept packages from the engine out (docs/architecture.md).
+API_PACKAGES = (
+    "cspolicy",
+    "cspolicy.engine",
+    "cspolicy.source",
+    "cspolicy.expressions",
+    "cspolicy.analysis",
+    "cspolicy.authoring",
+    "cspolicy.caseload",
+    "cspolicy.rete",
+    "cspolicy.store",
+)
+
+
+def api_page() -> str:
+    """The API reference, read from the packages' `__all__` so it cannot fall behind: one section
+    per package of `API_PACKAGES`, titled by the first line of its docstring, with a mkdocstrings
+    directive for each class, function and module it exports. A name exported by an earlier
+    package (`cspolicy.PolicySet` is `cspolicy.engine.PolicySet`) is documented once, there; a
+    package whose optional dependencies are missing is left out."""
+    import importlib
+    import inspect
+
     parts = [
         "# API reference",
-        "Everything `import cspolicy` exports, and the other public entry points, from their "
-        "docstrings. Anything not listed here is internal and may change.",
+        "Everything `import cspolicy` exports, then the public names of each package (its "
+        "`__all__`), from their docstrings. Anything not listed here is internal and may change.",
     ]
-    order = list(API_TITLES)
-    for module in sorted(groups, key=lambda m: (order.index(m) if m in order else len(order), m)):
-        if not groups[module]:
+    documented: dict[int, str] = {}
+    for package in API_PACKAGES:
+        try:
+            loaded = importlib.import_module(package)
+        except ImportError:
             continue
-        doc = (importlib.import_module(module).__doc__ or "").strip().splitlines()
-        parts.append(f"## {text(API_TITLES.get(module, module))}")
-        parts.append(f"Module {code(module)}" + (f": {prose(doc[0])}" if doc else ""))
-        parts.extend(f"::: {path}" for path in groups[module])
+        title = (loaded.__doc__ or package).strip().splitlines()[0].strip().rstrip(".")
+        directives: list[str] = []
+        constants: list[str] = []
+        again: list[str] = []
+        for name in getattr(loaded, "__all__", []):
+            value = getattr(loaded, name)
+            if name.startswith("__"):
+                continue
+            if id(value) in documented:
+                again.append(f"[{code(name)}](#{documented[id(value)]})")
+            elif callable(value) or inspect.ismodule(value):
+                documented[id(value)] = f"{package}.{name}"
+                directives.append(f"::: {package}.{name}\n    options:\n      heading_level: 3")
+            else:
+                constants.append(code(name))
+        parts.append(f"## {text(title)}")
+        parts.append(f"Import from {code(package)}.")
+        if again:
+            parts.append("Also exports " + ", ".join(again) + " (documented above).")
+        if constants:
+            parts.append("Constants: " + ", ".join(constants) + ".")
+        parts.extend(directives)
     return "\n\n".join(parts)

@@ -39,8 +39,10 @@ def paragraphs(value: str) -> str:
 def code(value: object) -> str:
     """Inline code that shows `value` literally (HTML, so backticks inside cannot end it)."""
     flat = _WHITESPACE.sub(" ", str(value)).strip()
-    # Pipes would split a table cell even inside <code>.
-    return "<code>" + html.escape(flat, quote=True).replace("|", "&#124;") + "</code>"
+    # Pipes would split a table cell even inside <code>, and Markdown still reads `[a] [b]` there as
+    # a link reference (which autorefs then fails to resolve).
+    escaped = html.escape(flat, quote=True).replace("|", "&#124;").replace("[", "&#91;").replace("]", "&#93;")
+    return "<code>" + escaped + "</code>"
 
 
 def link(label: str, url: str) -> str:

@@ -1,7 +1,13 @@
 """The restricted expression language: parse (ast), check (types), compile (closures), render (words)."""
 
 from cspolicy.expressions.checker import CheckError, Scope, check
-from cspolicy.expressions.closures import Context, DivisionByZero, compile_expression
+from cspolicy.expressions.closures import (
+    Context,
+    DivisionByZero,
+    ExpressionFailure,
+    MissingKey,
+    compile_expression,
+)
 from cspolicy.expressions.nodes import Node
 from cspolicy.expressions.parser import FUNCTIONS, ExpressionSyntaxError, parse_expression
 from cspolicy.expressions.render import Labels, Renderer
@@ -12,9 +18,11 @@ __all__ = [
     "CheckError",
     "Context",
     "DivisionByZero",
+    "ExpressionFailure",
     "ExpressionSyntaxError",
     "FieldSpec",
     "Labels",
+    "MissingKey",
     "Node",
     "Renderer",
     "Scope",

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
-from cspolicy.diagnostics import Code
-from cspolicy.documents import ACTION_CODE
+from cspolicy.diagnostics import Code, suggest
 from cspolicy.expressions.nodes import (
+    Aggregate,
     Binary,
     BoolOp,
     Call,
     Compare,
+    Conditional,
     Literal,
+    Lookup,
     Membership,
+    Missing,
     Name,
     Node,
     Quantifier,
     Unary,
 )
 from cspolicy.expressions.types import FieldSpec, Type
+from cspolicy.source.documents import ACTION_CODE
 
 
 class CheckError(Exception):
@@ -41,18 +44,15 @@ class Scope:
     derived: dict[str, Type] = field(default_factory=dict)
     items: dict[str, FieldSpec] | None = None
     item_list: str = ""
+    # Parameters whose dated values are tables (key → value of the type in `params`): read
+    # only as `params.NAME[key]`.
+    keyed: frozenset[str] = frozenset()
 
     def all_names(self) -> list[str]:
         names = list(self.fields) + [f"params.{p}" for p in self.params] + list(self.derived)
         if self.items:
             names += list(self.items)
         return names
-
-
-def suggest(name: str, candidates: list[str]) -> str:
-    """' (did you mean X?)' when a close candidate exists, else ''."""
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def describe(node: Node) -> str:
@@ -113,6 +113,15 @@ def _check(node: Node, scope: Scope) -> Type:
         return Type.BOOL
     if isinstance(node, Quantifier):
         return _quantifier(node, scope)
+    if isinstance(node, Aggregate):
+        return _aggregate(node, scope)
+    if isinstance(node, Conditional):
+        return _conditional(node, scope)
+    if isinstance(node, Missing):
+        check(node.operand, scope)
+        return Type.BOOL
+    if isinstance(node, Lookup):
+        return _lookup(node, scope)
     if isinstance(node, Call):
         return _call(node, scope)
     raise CheckError(Code.FORBIDDEN_SYNTAX, f"unsupported expression {type(node).__name__}", node)
@@ -129,6 +138,12 @@ def _name(node: Name, scope: Scope) -> Type:
         key = path.removeprefix("params.")
         if key in scope.params:
             node.kind = "param"
+            if key in scope.keyed:
+                raise CheckError(
+                    Code.TYPE_MISMATCH,
+                    f"parameter {path!r} is a table; read one entry with a key, as in {path}[jurisdiction.county]",
+                    node,
+                )
             return scope.params[key]
         raise CheckError(
             Code.UNKNOWN_PARAMETER,
@@ -181,7 +196,12 @@ def _compare(node: Compare, scope: Scope) -> Type:
     left = check(node.left, scope)
     right = check(node.right, scope)
     if Type.NULL in (left, right):
-        raise CheckError(Code.TYPE_MISMATCH, "cannot compare with None", node)
+        what = "order" if node.op not in ("==", "!=") else "compare"
+        raise CheckError(
+            Code.TYPE_MISMATCH,
+            f"cannot {what} with None; `x == None` / `x != None` test whether x is missing",
+            node,
+        )
     if left.numeric and right.numeric:
         return Type.BOOL
     if left is right and left in (Type.DATE, Type.STRING, Type.BOOL):
@@ -222,10 +242,115 @@ def _quantifier(node: Quantifier, scope: Scope) -> Type:
             f"{node.function}() needs a list such as paying_parent.licenses, not {describe(node.collection)}",
             node,
         )
-    inner = Scope(scope.fields, scope.params, scope.derived, spec.items, spec.path)
+    inner = Scope(scope.fields, scope.params, scope.derived, spec.items, spec.path, scope.keyed)
     check(node.predicate, inner)
     _expect_bool(node.predicate, node.function)
     return Type.BOOL if node.function == "any_of" else Type.INTEGER
+
+
+_AGGREGATE_TYPES = {
+    "max_of": (Type.DATE, Type.MONEY, Type.NUMBER, Type.INTEGER),
+    "min_of": (Type.DATE, Type.MONEY, Type.NUMBER, Type.INTEGER),
+    "sum_of": (Type.MONEY, Type.NUMBER, Type.INTEGER),
+}
+
+
+def _aggregate(node: Aggregate, scope: Scope) -> Type:
+    """max_of/min_of give the field's type (None when nothing is left); sum_of its sum (0 then)."""
+    function = node.function
+    collection = check(node.collection, scope)
+    spec = scope.fields.get(node.collection.path)
+    if collection is not Type.LIST or spec is None:
+        raise CheckError(
+            Code.BAD_ARGUMENTS,
+            f"{function}() needs a list such as payments, not {describe(node.collection)}",
+            node,
+        )
+    item = spec.items.get(node.field.path)
+    if item is None:
+        raise CheckError(
+            Code.UNKNOWN_NAME,
+            f"{node.field.path!r} is not a field of the items of {spec.path}"
+            f"{suggest(node.field.path, list(spec.items))}; their fields are: {', '.join(spec.items)}",
+            node.field,
+        )
+    node.field.kind = "item"
+    node.field.spec = item
+    node.field.type = item.type
+    allowed = _AGGREGATE_TYPES[function]
+    if item.type not in allowed:
+        kinds = "numbers or money" if function == "sum_of" else "dates, numbers or money"
+        raise CheckError(
+            Code.TYPE_MISMATCH,
+            f"{function}() works on {kinds}, not {describe(node.field)}",
+            node.field,
+        )
+    if node.predicate is not None:
+        inner = Scope(scope.fields, scope.params, scope.derived, spec.items, spec.path, scope.keyed)
+        check(node.predicate, inner)
+        _expect_bool(node.predicate, function)
+    return item.type
+
+
+def _same_type(nodes: list[Node], what: str, at: Node) -> Type:
+    """The one type of values that may each be the result (None literals fit any type)."""
+    types: list[Type] = [n.type for n in nodes if n.type is not Type.NULL]
+    if not types:
+        raise CheckError(Code.TYPE_MISMATCH, f"{what}: every value is None", at)
+    if all(t.numeric for t in types):
+        return _widest(types)
+    first = types[0]
+    for candidate in nodes:
+        if candidate.type is not Type.NULL and candidate.type is not first:
+            raise CheckError(
+                Code.TYPE_MISMATCH,
+                f"{what}: values must have one type, not {first.article} and {describe(candidate)}",
+                candidate,
+            )
+    if first is Type.LIST:
+        raise CheckError(Code.TYPE_MISMATCH, f"{what}: a list cannot be a result", at)
+    return first
+
+
+def _conditional(node: Conditional, scope: Scope) -> Type:
+    check(node.test, scope)
+    if node.test.type is not Type.BOOL:
+        raise CheckError(
+            Code.TYPE_MISMATCH,
+            f"the condition of `x if condition else y` must be yes/no, not {describe(node.test)}",
+            node.test,
+        )
+    check(node.then, scope)
+    check(node.otherwise, scope)
+    return _same_type([node.then, node.otherwise], "`x if condition else y`", node)
+
+
+def _lookup(node: Lookup, scope: Scope) -> Type:
+    param = node.param
+    key = param.path.removeprefix("params.")
+    if not param.path.startswith("params.") or key not in scope.params:
+        raise CheckError(
+            Code.UNKNOWN_PARAMETER,
+            f"unknown parameter {param.path!r}"
+            + suggest(key, list(scope.params)).replace("'", "'params.", 1),
+            param,
+        )
+    if key not in scope.keyed:
+        raise CheckError(
+            Code.TYPE_MISMATCH,
+            f"parameter {param.path!r} is a single value, not a table: write it without [...]",
+            node,
+        )
+    param.kind = "param"
+    param.type = scope.params[key]
+    check(node.key, scope)
+    if node.key.type is not Type.STRING:
+        raise CheckError(
+            Code.TYPE_MISMATCH,
+            f"the key of {param.path}[...] must be text, not {describe(node.key)}",
+            node.key,
+        )
+    return param.type
 
 
 def _call(node: Call, scope: Scope) -> Type:
@@ -257,4 +382,16 @@ def _call(node: Call, scope: Scope) -> Type:
         if types != [Type.DATE]:
             raise CheckError(Code.BAD_ARGUMENTS, "days_since() takes one date", node)
         return Type.INTEGER
+    if function == "add_days":
+        if types != [Type.DATE, Type.INTEGER]:
+            raise CheckError(Code.BAD_ARGUMENTS, "add_days() takes a date and a whole number of days", node)
+        return Type.DATE
+    if function == "same_month":
+        if types != [Type.DATE, Type.DATE]:
+            raise CheckError(Code.BAD_ARGUMENTS, "same_month() takes two dates", node)
+        return Type.BOOL
+    if function == "coalesce":
+        if len(types) < 2:
+            raise CheckError(Code.BAD_ARGUMENTS, "coalesce() needs at least two values", node)
+        return _same_type(node.args, "coalesce()", node)
     raise CheckError(Code.UNKNOWN_FUNCTION, f"function {function!r} is not allowed", node)

@@ -6,7 +6,16 @@ Semantics every other back end must match exactly:
   follow three-valued (Kleene) logic; a condition that ends up None does not hold;
 - `and`/`or` evaluate left to right and stop early, so a guard such as
   `order.monthly_amount > 0 and arrears.total / order.monthly_amount >= 3` never divides by zero;
-- a division by zero that is actually reached raises DivisionByZero (an evaluation error).
+- a division by zero that is actually reached raises DivisionByZero (an evaluation error);
+- `x if c else y` evaluates only the branch chosen, and gives None when `c` is None;
+  `coalesce(a, b, ...)` evaluates left to right and stops at the first value that is set;
+- `x == None` / `x != None` are always yes or no (never None);
+- `max_of` / `min_of` / `sum_of(list, field[, condition])` skip items whose field is None and
+  items the condition does not hold for (None does not hold); with nothing left, max_of and
+  min_of give None and sum_of gives zero (0 for whole numbers, Decimal 0 otherwise);
+- `params.NAME[key]` gives None for a None key and raises MissingKey (an evaluation error) for
+  a key the table in force does not have: never a silent default;
+- `add_days` raises ExpressionFailure when the date would leave the calendar (years 1–9999).
 """
 
 from __future__ import annotations
@@ -17,20 +26,27 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from cspolicy.diagnostics import Code
 from cspolicy.expressions.nodes import (
+    Aggregate,
     Binary,
     BoolOp,
     Call,
     Compare,
+    Conditional,
     Literal,
+    Lookup,
     Membership,
+    Missing,
     Name,
     Node,
     Quantifier,
     Unary,
 )
+from cspolicy.expressions.types import Type
+from cspolicy.source import vocabulary
 
-TAKEN_STATUSES = frozenset({"sent", "completed"})
+TAKEN_STATUSES = frozenset(vocabulary.TAKEN_STATUSES)
 
 
 class DivisionByZero(Exception):
@@ -39,6 +55,38 @@ class DivisionByZero(Exception):
     def __init__(self, node: Node) -> None:
         self.node = node
         super().__init__("division by zero")
+
+
+class ExpressionFailure(KeyError):
+    """An evaluation error other than a division by zero, with its code: `CaseOutcome.run`
+    turns it into an EvaluationError naming the rule and the expression.
+
+    A KeyError, like the one a parameter without a value in force raises, so that every caller
+    that treats "this expression fails for this case" alike (`except (DivisionByZero, KeyError)`)
+    handles it too; `CaseOutcome.run` catches it first to report its own code.
+    """
+
+    def __init__(self, code: Code, message: str, node: Node) -> None:
+        self.code = code
+        self.message = message
+        self.node = node
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class MissingKey(ExpressionFailure):
+    """`params.NAME[key]` for a key that the parameter's table in force does not have."""
+
+    def __init__(self, parameter: str, key: Any, node: Node) -> None:
+        self.parameter = parameter
+        self.key = key
+        super().__init__(
+            Code.MISSING_PARAMETER_KEY,
+            f"parameter {parameter!r} has no entry for {key!r}",
+            node,
+        )
 
 
 class Context:
@@ -127,6 +175,16 @@ def compile_expression(node: Node) -> Fn:
         return _boolean(node)
     if isinstance(node, Quantifier):
         return _quantifier(node)
+    if isinstance(node, Aggregate):
+        return _aggregate(node)
+    if isinstance(node, Conditional):
+        return _conditional(node)
+    if isinstance(node, Missing):
+        inner = compile_expression(node.operand)
+        negated = node.negated
+        return lambda c: (inner(c) is None) != negated
+    if isinstance(node, Lookup):
+        return _lookup(node)
     if isinstance(node, Call):
         return _call(node)
     raise TypeError(f"cannot compile {type(node).__name__}")
@@ -219,6 +277,75 @@ def _quantifier(node: Quantifier) -> Fn:
     return quantify
 
 
+def _aggregate(node: Aggregate) -> Fn:
+    key = node.collection.key
+    field = node.field.key
+    predicate = compile_expression(node.predicate) if node.predicate is not None else None
+    function = node.function
+
+    def values(c: Context) -> list[Any]:
+        found = []
+        saved = c.item
+        try:
+            for item in c.facts[key]:
+                value = item.get(field)
+                if value is None:
+                    continue
+                if predicate is not None:
+                    c.item = item
+                    if predicate(c) is not True:
+                        continue
+                found.append(value)
+        finally:
+            c.item = saved
+        return found
+
+    if function == "sum_of":
+        zero: int | Decimal = 0 if node.type is Type.INTEGER else Decimal(0)
+        return lambda c: sum(values(c), zero)
+    pick = max if function == "max_of" else min
+
+    def extreme(c: Context) -> Any:
+        found = values(c)
+        return pick(found) if found else None
+
+    return extreme
+
+
+def _conditional(node: Conditional) -> Fn:
+    test = compile_expression(node.test)
+    then, otherwise = compile_expression(node.then), compile_expression(node.otherwise)
+
+    def choose(c: Context) -> Any:
+        holds = test(c)
+        if holds is None:
+            return None
+        return then(c) if holds else otherwise(c)
+
+    return choose
+
+
+def _lookup(node: Lookup) -> Fn:
+    name = node.param.key
+    key = compile_expression(node.key)
+
+    def entry(c: Context) -> Any:
+        table = c.params[name]  # KeyError: no value in force (as for any parameter)
+        which = key(c)
+        if which is None:
+            return None
+        try:
+            return table[which]
+        except KeyError:
+            raise MissingKey(name, which, node) from None
+
+    return entry
+
+
+_FIRST_DAY = dt.date.min.toordinal()
+_LAST_DAY = dt.date.max.toordinal()
+
+
 def _call(node: Call) -> Fn:
     function = node.function
     if function in ("taken", "days_since_taken", "date_taken"):
@@ -260,4 +387,39 @@ def _call(node: Call) -> Fn:
     if function == "days_since":
         since = args[0]
         return lambda c: None if (v := since(c)) is None else (c.facts["as_of"] - v).days
+    if function == "add_days":
+        start, count = args
+
+        def add_days(c: Context) -> dt.date | None:
+            day, days = start(c), count(c)
+            if day is None or days is None:
+                return None
+            ordinal = day.toordinal() + days
+            if not _FIRST_DAY <= ordinal <= _LAST_DAY:
+                raise ExpressionFailure(
+                    Code.EVALUATION_FAILED,
+                    f"add_days(): {day} plus {days:,} days is outside the calendar (years 1 to 9999)",
+                    node,
+                )
+            return dt.date.fromordinal(ordinal)
+
+        return add_days
+    if function == "same_month":
+        earlier, later = args
+
+        def same_month(c: Context) -> bool | None:
+            a, b = earlier(c), later(c)
+            return None if a is None or b is None else (a.year, a.month) == (b.year, b.month)
+
+        return same_month
+    if function == "coalesce":
+
+        def coalesce(c: Context) -> Any:
+            for arg in args:
+                value = arg(c)
+                if value is not None:
+                    return value
+            return None
+
+        return coalesce
     raise TypeError(f"cannot compile call of {function}")

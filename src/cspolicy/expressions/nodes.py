@@ -147,3 +147,60 @@ def names(node: Node) -> list[Name]:
 def top_level_names(node: Node) -> list[Name]:
     """Names read from the snapshot, parameters or derived values (not item fields)."""
     return [n for n in names(node) if n.kind != "item"]
+
+
+@dataclass(eq=False)
+class Aggregate(Node):
+    """`max_of` / `min_of` / `sum_of(list, field[, condition])`: one item field over a list's items.
+
+    Items whose field is missing are skipped, and so are items the condition does not hold for.
+    Nothing left: max_of/min_of give None; sum_of gives zero (a sum over nothing is 0).
+    """
+
+    function: str
+    collection: Name
+    field: Name
+    predicate: Node | None = None
+
+    def children(self) -> Iterator[Node]:
+        yield self.collection
+        yield self.field
+        if self.predicate is not None:
+            yield self.predicate
+
+
+@dataclass(eq=False)
+class Conditional(Node):
+    """`then if test else otherwise`; a test that is None gives None."""
+
+    test: Node
+    then: Node
+    otherwise: Node
+
+    def children(self) -> Iterator[Node]:
+        yield self.test
+        yield self.then
+        yield self.otherwise
+
+
+@dataclass(eq=False)
+class Missing(Node):
+    """`x == None` (or `x != None`, negated): whether a value is missing; always yes or no."""
+
+    operand: Node
+    negated: bool = False
+
+    def children(self) -> Iterator[Node]:
+        yield self.operand
+
+
+@dataclass(eq=False)
+class Lookup(Node):
+    """`params.NAME[key]`: the entry for `key` in a keyed parameter's table in force."""
+
+    param: Name
+    key: Node
+
+    def children(self) -> Iterator[Node]:
+        yield self.param
+        yield self.key

@@ -11,12 +11,16 @@ from typing import Any
 
 from cspolicy.diagnostics import Code
 from cspolicy.expressions.nodes import (
+    Aggregate,
     Binary,
     BoolOp,
     Call,
     Compare,
+    Conditional,
     Literal,
+    Lookup,
     Membership,
+    Missing,
     Name,
     Node,
     Quantifier,
@@ -39,7 +43,18 @@ FUNCTIONS = {
     "taken": "whether an action appears in the enforcement history (sent or completed)",
     "days_since_taken": "days since an action was last taken",
     "date_taken": "the date an action was last taken (nothing when never)",
+    "max_of": "the largest (latest) value of an item field over a list, optionally only items matching a"
+    " condition: max_of(payments, date, date <= as_of); nothing when no item has a value",
+    "min_of": "the smallest (earliest) value of an item field over a list, optionally only items matching"
+    " a condition: min_of(paying_parent.warrants, issued_on); nothing when no item has a value",
+    "sum_of": "the total of an item field over a list, optionally only items matching a condition:"
+    ' sum_of(payments, amount, applied_to == "family_arrears"); 0 when no item matches',
+    "add_days": "a date moved by a number of days: add_days(payments.last_date, 1); negative goes back",
+    "same_month": "whether two dates fall in the same calendar month of the same year",
+    "coalesce": "the first of its values that is set (not missing): coalesce(payments.last_date, order.established_on)",
 }
+
+AGGREGATES = ("max_of", "min_of", "sum_of")
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -51,11 +66,9 @@ _FORBIDDEN = {
     ast.GeneratorExp: "comprehensions are not allowed; use any_of() or count_of()",
     ast.NamedExpr: "assignment (:=) is not allowed",
     ast.JoinedStr: "f-strings are not allowed",
-    ast.Subscript: "subscripts ([...]) are not allowed",
     ast.Await: "await is not allowed",
     ast.Yield: "yield is not allowed",
     ast.YieldFrom: "yield is not allowed",
-    ast.IfExp: "conditional expressions (x if c else y) are not allowed",
     ast.Starred: "* unpacking is not allowed",
     ast.Dict: "dictionaries are not allowed",
     ast.Set: "sets are not allowed",
@@ -163,6 +176,10 @@ def _check_tokens(source: str, lead: int) -> None:
                 )
 
 
+def _is_none(node: Node) -> bool:
+    return isinstance(node, Literal) and node.value is None
+
+
 class _Converter:
     def __init__(self, source: str, lead: int) -> None:
         self.source = source
@@ -218,6 +235,15 @@ class _Converter:
             return self.compare(node, depth)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
+        if isinstance(node, ast.IfExp):
+            return Conditional(
+                self.convert(node.test, depth),
+                self.convert(node.body, depth),
+                self.convert(node.orelse, depth),
+                **where,
+            )
+        if isinstance(node, ast.Subscript):
+            return self.lookup(node, depth)
         if isinstance(node, ast.List | ast.Tuple):
             raise self.fail(node, "a list is only allowed on the right of `in`")
         raise self.fail(node, f"{type(node).__name__} is not allowed in an expression")
@@ -271,9 +297,17 @@ class _Converter:
                 continue
             symbol = _COMPARE.get(type(op))
             if symbol is None:
-                raise self.fail(node, "`is` comparisons are not allowed; use == or !=")
+                raise self.fail(
+                    node,
+                    "`is` comparisons are not allowed; use == or != (x == None tests for a missing value)",
+                )
             right = self.convert(comparator, depth)
-            parts.append(Compare(symbol, left, right, **where))
+            if symbol in ("==", "!=") and _is_none(right) != _is_none(left):
+                # `x == None` / `x != None`: whether a value is missing (always yes or no)
+                subject = left if _is_none(right) else right
+                parts.append(Missing(subject, symbol == "!=", **where))
+            else:
+                parts.append(Compare(symbol, left, right, **where))
             left = right
         if len(parts) == 1:
             return parts[0]
@@ -315,13 +349,17 @@ class _Converter:
                 raise self.fail(node, f"{function}() takes one action code in quotes", Code.BAD_ARGUMENTS)
             code = Literal(node.args[0].value, **self.at(node.args[0]), type=Type.STRING)
             return Call(function, [code], **where)
+        if function in AGGREGATES:
+            return self.aggregate(node, function, depth)
         if function in ("any_of", "count_of"):
             if len(node.args) != 2:
                 raise self.fail(node, f"{function}() takes a list and a condition", Code.BAD_ARGUMENTS)
             if self.in_quantifier:
                 # Nesting multiplies the work by each list's length: n**k item visits per case.
                 raise self.fail(
-                    node, f"{function}() cannot be used inside any_of() or count_of()", Code.BAD_ARGUMENTS
+                    node,
+                    f"{function}() cannot be used inside any_of(), count_of(), max_of(), min_of() or sum_of()",
+                    Code.BAD_ARGUMENTS,
                 )
             collection = self.convert(node.args[0], depth)
             if not isinstance(collection, Name):
@@ -337,6 +375,66 @@ class _Converter:
                 self.in_quantifier = False
             return Quantifier(function, collection, predicate, **where)
         return Call(function, [self.convert(arg, depth) for arg in node.args], **where)
+
+    def aggregate(self, node: ast.Call, function: str, depth: int) -> Node:
+        """`max_of(list, field)`, `min_of(list, field)`, `sum_of(list, field)`, each with an
+        optional third argument: a condition on the item (its fields as bare names)."""
+        where = self.at(node)
+        if len(node.args) not in (2, 3):
+            raise self.fail(
+                node,
+                f"{function}() takes a list, an item field and optionally a condition,"
+                f' as in {function}(payments, amount, applied_to == "current")',
+                Code.BAD_ARGUMENTS,
+            )
+        if self.in_quantifier:
+            raise self.fail(
+                node,
+                f"{function}() cannot be used inside any_of(), count_of(), max_of(), min_of() or sum_of()",
+                Code.BAD_ARGUMENTS,
+            )
+        collection = self.convert(node.args[0], depth)
+        if not isinstance(collection, Name):
+            raise self.fail(
+                node.args[0], f"the first argument of {function}() must name a list", Code.BAD_ARGUMENTS
+            )
+        if not isinstance(node.args[1], ast.Name):
+            raise self.fail(
+                node.args[1],
+                f"the second argument of {function}() must be the name of an item field, as in amount",
+                Code.BAD_ARGUMENTS,
+            )
+        item_field = self.convert(node.args[1], depth)
+        assert isinstance(item_field, Name)
+        predicate = None
+        if len(node.args) == 3:
+            self.in_quantifier = True
+            try:
+                predicate = self.convert(node.args[2], depth)
+            finally:
+                self.in_quantifier = False
+        return Aggregate(function, collection, item_field, predicate, **where)
+
+    def lookup(self, node: ast.Subscript, depth: int) -> Node:
+        """`params.NAME[key]`: the only subscript there is (a keyed parameter's entry)."""
+        where = self.at(node)
+        target = node.value
+        if not (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "params"
+        ):
+            raise self.fail(
+                node,
+                "subscripts ([...]) are only allowed on a keyed parameter, as in params.NAME[jurisdiction.county]",
+            )
+        if isinstance(node.slice, ast.Slice | ast.Tuple):
+            raise self.fail(
+                node.slice, "a keyed parameter takes one key, as in params.NAME[jurisdiction.county]"
+            )
+        param = self.convert(target, depth)
+        assert isinstance(param, Name)
+        return Lookup(param, self.convert(node.slice, depth), **where)
 
     def date_literal(self, node: ast.Call) -> Node:
         if len(node.args) != 1 or not (

@@ -49,3 +49,5 @@ class FieldSpec:
     items: dict[str, FieldSpec] = field(default_factory=dict)
     optional: bool = False
     unit: str | None = None
+    # What a missing (null) value means, in words: "no payment has ever been received".
+    absent: str | None = None

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
-from cspolicy.decision import Decision
+from cspolicy.engine.decision import Decision
 from cspolicy.store.schema import decision_actions, decisions
 
 BATCH = 500

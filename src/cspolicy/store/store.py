@@ -22,10 +22,10 @@ from sqlalchemy import Engine, and_, create_engine, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from cspolicy.compiler import CompiledPolicy
-from cspolicy.decision import Decision
 from cspolicy.diagnostics import CSPolicyError
-from cspolicy.records import (
+from cspolicy.engine.compiler import CompiledPolicy
+from cspolicy.engine.decision import Decision
+from cspolicy.engine.records import (
     DecisionRecord,
     PolicyTexts,
     ReplayMismatch,
@@ -36,7 +36,7 @@ from cspolicy.records import (
     replay,
     snapshot_from_canonical,
 )
-from cspolicy.snapshot import CaseSnapshot
+from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.store.schema import decision_actions, decisions, policies, policy_files, snapshots
 from cspolicy.store.sql import (
     BATCH,
@@ -155,9 +155,9 @@ class DecisionStore:
         compiled: dict[str, CompiledPolicy] = {}
         records: list[DecisionRecord] = []
         for decision, given in batch:
-            run = decision._run
-            if run is None:
+            if not decision.evaluated:
                 raise StoreError("only a decision produced by an evaluation can be saved")
+            run = decision.outcome
             snapshot = given or run.snapshot
             decision_json = decision.to_json()
             record = build_record(decision, decision_json)

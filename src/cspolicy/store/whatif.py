@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cspolicy.decision import Decision
 from cspolicy.diagnostics import CSPolicyError
+from cspolicy.engine.decision import Decision
+from cspolicy.engine.versions import PolicyVersions
 from cspolicy.store.store import DecisionStore
-from cspolicy.versions import PolicyVersions
 
 
 @dataclass(frozen=True)

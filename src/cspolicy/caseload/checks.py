@@ -1,0 +1,358 @@
+"""Vectorized validation of a raw caseload table: the canonical typed table plus one error row
+(row number, case id, reason) for every row that is not a valid snapshot v1.
+
+It accepts exactly what `CaseSnapshot` accepts row by row (`caseload.read_snapshots`), apart
+from amounts with fractions of a cent, which a caseload cannot hold (money is whole cents).
+Every problem of a row is reported, each naming its field: `payments.2.amount: amount cannot be
+negative (got -5.00)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from cspolicy.caseload.tables import LIST_COLUMNS, MONEY, SCALAR_COLUMNS, SCHEMA, Column, list_dtype
+from cspolicy.engine.snapshot import EARLIEST_DATE, LATEST_DATE
+
+ROW = "__row"
+REASON = "__reason"
+_WIDE = pl.Decimal(38, 12)
+_MONEY_LIMIT = Decimal("1e12")
+_TRUE = ["true", "t", "yes", "y", "on", "1"]
+_FALSE = ["false", "f", "no", "n", "off", "0"]
+
+ERROR_SCHEMA: dict[str, pl.DataType] = {
+    "row_number": pl.Int64(),
+    "case_id": pl.String(),
+    "reason": pl.String(),
+}
+
+
+@dataclass
+class Checked:
+    """A validated chunk: valid rows in the canonical schema (plus `__row`) and the error rows."""
+
+    valid: pl.DataFrame
+    errors: pl.DataFrame
+
+
+_DETAIL: ContextVar[bool] = ContextVar("caseload_check_detail", default=True)
+
+
+def _fmt(template: str, *args: pl.Expr) -> pl.Expr:
+    """A problem message: formatted with the row's values, or (in the cheap first pass, which
+    only needs to know whether a row has a problem) one constant."""
+    return pl.format(template, *args) if _DETAIL.get() else pl.lit("!")
+
+
+def check_table(raw: pl.DataFrame, first_row: int = 1) -> Checked:
+    """Validate and convert a raw chunk whose first row is row number `first_row` (1-based)."""
+    raw = raw.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+    raw = raw.with_columns(_listable(raw.get_column(name)) for name in LIST_COLUMNS if name in raw.columns)
+    # First pass: typed values and whether each row has a problem, without formatting any text.
+    token = _DETAIL.set(False)
+    try:
+        checked = _checked(raw)
+    finally:
+        _DETAIL.reset(token)
+    bad = checked.get_column(REASON).is_not_null()
+    valid = checked.filter(~bad).drop(REASON).select(ROW, *SCHEMA)
+    if not bad.any():
+        return Checked(valid, pl.DataFrame(schema=ERROR_SCHEMA))
+    # Second pass, on the bad rows only: every problem in words, naming its field.
+    rejected = raw.filter(bad)
+    reasons = _checked(rejected).get_column(REASON)
+    case_id = (
+        rejected.get_column("case_id").cast(pl.String, strict=False)
+        if "case_id" in rejected.columns and rejected.schema["case_id"] in (pl.String, pl.Null)
+        else pl.Series([None] * rejected.height, dtype=pl.String)
+    )
+    errors = pl.DataFrame(
+        {"row_number": rejected.get_column(ROW), "case_id": case_id, "reason": reasons},
+        schema=ERROR_SCHEMA,
+    )
+    return Checked(valid, errors)
+
+
+def _checked(raw: pl.DataFrame) -> pl.DataFrame:
+    values: list[pl.Expr] = []
+    problems: list[pl.Expr] = []
+    for name, column in SCALAR_COLUMNS.items():
+        if name in raw.columns:
+            value, problem = convert(pl.col(name), raw.schema[name], column, pl.lit(name))
+        else:
+            value, problem = _absent(column, pl.lit(name))
+        values.append(value.alias(name))
+        problems.append(problem)
+    for name in LIST_COLUMNS:
+        if name in raw.columns:
+            value, problem = convert_list(name, raw.schema[name])
+        else:
+            value, problem = pl.lit([], dtype=list_dtype(name)), pl.lit(None, dtype=pl.String)
+        values.append(value.alias(name))
+        problems.append(problem)
+    for name in raw.columns:
+        if name not in SCHEMA and name not in (ROW, REASON):
+            problems.append(
+                pl.when(pl.col(name).is_not_null()).then(
+                    _fmt(
+                        "{}: unknown field (got {})", pl.lit(name), _shown_any(pl.col(name), raw.schema[name])
+                    )
+                )
+            )
+    reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
+    if REASON in raw.columns:  # a JSON Lines line that held no snapshot: that is the whole story
+        reason = pl.coalesce(pl.col(REASON), reason)
+    return raw.select(pl.col(ROW), *values, pl.when(reason != "").then(reason).alias(REASON))
+
+
+def _shown_any(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A cell of any type, shown briefly (nested values by their type: they have no short text)."""
+    if dtype.is_nested() or dtype == pl.Object:
+        return pl.lit(f"a {dtype} value")
+    return _shown(expr)
+
+
+def _shown(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.String, strict=False).fill_null("…").str.slice(0, 40)
+
+
+def _absent(column: Column, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    if column.required:
+        return pl.lit(None, dtype=column.dtype), _fmt("{}: required field is missing", label)
+    return pl.lit(column.default, dtype=column.dtype), pl.lit(None, dtype=pl.String)
+
+
+def convert(expr: pl.Expr, dtype: pl.DataType, column: Column, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, problem text or null) for one field read from a column of type `dtype`."""
+    converter = {"money": _money, "date": _date, "bool": _bool, "text": _text, "choice": _text}[column.kind]
+    value, problem = converter(expr, dtype, label)
+    if column.kind in ("text", "choice"):
+        value, problem = _text_rules(value, problem, column, label)
+    missing = expr.is_null()
+    if column.required:
+        problem = pl.when(missing).then(_fmt("{}: required field is missing", label)).otherwise(problem)
+    elif column.default is not None:
+        value = value.fill_null(pl.lit(column.default, dtype=column.dtype))
+    return value, problem
+
+
+def _money(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    problem: pl.Expr = pl.lit(None, dtype=pl.String)
+    if isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= MONEY.scale:
+        value = expr.cast(MONEY)
+    elif dtype.is_integer():
+        value = expr.cast(pl.Decimal(38, 0)).cast(MONEY)
+    elif isinstance(dtype, pl.Decimal) or dtype.is_float() or dtype == pl.String or dtype == pl.Null:
+        text = expr.cast(pl.String).str.strip_chars()
+        lowered = text.str.to_lowercase().str.strip_prefix("+").str.strip_prefix("-")
+        wide = text.cast(_WIDE, strict=False)
+        value = wide.cast(MONEY)
+        problem = (
+            pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]))
+            .then(_fmt("{}: amount must be a finite number (got {})", label, text))
+            .when(text.is_not_null() & wide.is_null())
+            .then(_fmt("{}: not an amount (got {})", label, _shown(text)))
+            .when(wide != value.cast(_WIDE))
+            .then(_fmt("{}: amounts in a caseload are whole cents (got {})", label, text))
+        )
+    else:
+        return pl.lit(None, dtype=MONEY), pl.when(expr.is_not_null()).then(
+            _fmt("{}: must be an amount of money, not {}", label, pl.lit(str(dtype)))
+        )
+    problem = (
+        pl.when(problem.is_not_null())
+        .then(problem)
+        .when(value < 0)
+        .then(_fmt("{}: amount cannot be negative (got {})", label, value.cast(pl.String)))
+        .when(value >= _MONEY_LIMIT)
+        .then(_fmt("{}: amount is implausibly large (at least $1,000,000,000,000)", label))
+    )
+    return value, problem
+
+
+def _date(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    problem: pl.Expr = pl.lit(None, dtype=pl.String)
+    if dtype == pl.Date:
+        value = expr
+    elif isinstance(dtype, pl.Datetime):
+        value = expr.dt.date()
+        problem = pl.when(expr.dt.time() != dt.time(0)).then(
+            _fmt("{}: must be a date without a time of day (got {})", label, expr.cast(pl.String))
+        )
+    elif dtype in (pl.String, pl.Null):
+        text = expr.cast(pl.String).str.strip_chars()
+        value = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        problem = pl.when(text.is_not_null() & value.is_null()).then(
+            _fmt("{}: not a date (use YYYY-MM-DD; got {})", label, _shown(text))
+        )
+    else:
+        return pl.lit(None, dtype=pl.Date), pl.when(expr.is_not_null()).then(
+            _fmt("{}: must be a date, not {}", label, pl.lit(str(dtype)))
+        )
+    problem = (
+        pl.when(problem.is_not_null())
+        .then(problem)
+        .when((value < EARLIEST_DATE) | (value >= LATEST_DATE))
+        .then(
+            _fmt(
+                "{}: date must be between {} and {} (got {})",
+                label,
+                pl.lit(str(EARLIEST_DATE)),
+                pl.lit(str(LATEST_DATE)),
+                value.cast(pl.String),
+            )
+        )
+    )
+    return value, problem
+
+
+def _bool(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    if dtype == pl.Boolean:
+        return expr, pl.lit(None, dtype=pl.String)
+    if dtype.is_integer():
+        value = pl.when(expr == 1).then(True).when(expr == 0).then(False)
+        shown = expr.cast(pl.String)
+    elif dtype in (pl.String, pl.Null):
+        text = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
+        value = pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False)
+        shown = _shown(expr)
+    else:
+        return pl.lit(None, dtype=pl.Boolean), pl.when(expr.is_not_null()).then(
+            _fmt("{}: must be true or false, not {}", label, pl.lit(str(dtype)))
+        )
+    problem = pl.when(expr.is_not_null() & value.is_null()).then(
+        _fmt("{}: must be true or false (got {})", label, shown)
+    )
+    return value, problem
+
+
+def _text(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    if dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum):
+        return expr.cast(pl.String), pl.lit(None, dtype=pl.String)
+    return pl.lit(None, dtype=pl.String), pl.when(expr.is_not_null()).then(
+        _fmt("{}: must be text (got {})", label, _shown_any(expr, dtype))
+    )
+
+
+def _text_rules(value: pl.Expr, problem: pl.Expr, column: Column, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    checks: Any = pl.when(problem.is_not_null()).then(problem)
+    if column.choices:
+        checks = checks.when(value.is_not_null() & ~value.is_in(list(column.choices))).then(
+            _fmt(
+                "{}: {} is not one of: {}",
+                label,
+                pl.concat_str(pl.lit("'"), _shown(value), pl.lit("'")),
+                pl.lit(", ".join(column.choices)),
+            )
+        )
+    if column.pattern:
+        checks = checks.when(value.is_not_null() & ~value.str.contains(column.pattern)).then(
+            _fmt("{}: {} does not have the expected form", label, _shown(value))
+        )
+    if column.required:
+        checks = checks.when(value == "").then(_fmt("{}: must not be empty", label))
+    if column.max_length:
+        checks = checks.when(value.str.len_chars() > column.max_length).then(
+            _fmt("{}: longer than {} characters", label, pl.lit(column.max_length))
+        )
+    return value, checks.otherwise(pl.lit(None, dtype=pl.String))
+
+
+# -- list columns -------------------------------------------------------------------------------
+def _listable(series: pl.Series) -> pl.Series:
+    """A list column as list-of-struct: JSON text cells (CSV, JSON Lines) decoded item by item."""
+    if series.dtype != pl.String:
+        return series
+    items: list[list[dict[str, Any]] | None] = []
+    names: dict[str, None] = {}
+    for cell in series:
+        decoded = _decode(cell)
+        items.append(decoded)
+        for item in decoded or []:
+            names.update(dict.fromkeys(item))
+    fields = dict.fromkeys(names or ["_"], pl.String())
+    return pl.Series(series.name, items, dtype=pl.List(pl.Struct(fields)), strict=False)
+
+
+_NOT_A_LIST = "__not_a_list__"
+
+
+def _decode(cell: str | None) -> list[dict[str, Any]] | None:
+    if cell is None or not cell.strip():
+        return None
+    try:
+        data = json.loads(cell, parse_float=Decimal)
+    except json.JSONDecodeError:
+        return [{_NOT_A_LIST: cell[:40]}]
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        return [{_NOT_A_LIST: cell[:40]}]
+    return [{key: _text_cell(value) for key, value in item.items()} for item in data]
+
+
+def _text_cell(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return json.dumps(value, default=str)
+
+
+def _instance(dtype: Any) -> pl.DataType:
+    return dtype() if isinstance(dtype, type) else dtype  # type: ignore[no-any-return]
+
+
+def convert_list(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """(typed list-of-struct value, problem text or null) for a list column."""
+    expr = pl.col(name)
+    if dtype == pl.Null or (isinstance(dtype, pl.List) and dtype.inner == pl.Null):
+        return pl.lit([], dtype=list_dtype(name)), pl.lit(None, dtype=pl.String)
+    if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
+        return pl.lit([], dtype=list_dtype(name)), pl.when(expr.is_not_null()).then(
+            _fmt("{}: must be a list of items, not {}", pl.lit(name), pl.lit(str(dtype)))
+        )
+    present: dict[str, pl.DataType] = {f.name: _instance(f.dtype) for f in dtype.inner.fields}
+    element = pl.element()
+    label_base = _fmt("{}.{}", pl.lit(name), pl.int_range(pl.len()))
+    fields: list[pl.Expr] = []
+    item_problems: list[pl.Expr] = [
+        pl.when(element.is_null()).then(_fmt("{}: must be an item, not null", label_base))
+    ]
+    if _NOT_A_LIST in present:
+        item_problems.append(
+            pl.when(element.struct.field(_NOT_A_LIST).is_not_null()).then(
+                _fmt("{}: not a JSON list of items (got {})", pl.lit(name), element.struct.field(_NOT_A_LIST))
+            )
+        )
+    for field, column in LIST_COLUMNS[name].items():
+        label = _fmt("{}.{}", label_base, pl.lit(field))
+        if field in present:
+            value, problem = convert(element.struct.field(field), present[field], column, label)
+            problem = pl.when(element.is_not_null()).then(problem)
+        else:
+            value, problem = _absent(column, label)
+            problem = pl.when(element.is_not_null()).then(problem)
+        fields.append(value.alias(field))
+        item_problems.append(problem)
+    for field in present:
+        if field not in LIST_COLUMNS[name] and field not in (_NOT_A_LIST, "_"):
+            item_problems.append(
+                pl.when(element.struct.field(field).is_not_null()).then(
+                    _fmt("{}.{}: unknown field", label_base, pl.lit(field))
+                )
+            )
+    values = expr.list.eval(pl.struct(fields)).fill_null(pl.lit([], dtype=list_dtype(name)))
+    texts = expr.list.eval(pl.concat_str(item_problems, separator="; ", ignore_nulls=True))
+    problem = texts.list.eval(element.filter(element != "")).list.join("; ")
+    if _NOT_A_LIST in present:  # one message for the cell, not one per pseudo-item
+        problem = problem.str.replace(r"^(.*?not a JSON list of items \(got [^)]*\)).*$", "$1")
+    return values.cast(list_dtype(name)), pl.when(problem != "").then(problem)

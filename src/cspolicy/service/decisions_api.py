@@ -1,0 +1,201 @@
+"""`/v1/policies/{policy_id}/decisions`, `decisions:batch` and `rules/{rule_id}/why-not`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from cspolicy import CSPolicyError, Decision, DecisionModel, EvaluationError, WhyNot
+from cspolicy.service.auth import Decider
+from cspolicy.service.common import SNAPSHOT_REF, errors, find_rule, find_set, in_worker, snapshot_body
+from cspolicy.service.errors import ServiceError, library_error
+from cspolicy.service.keys import ApiKey
+from cspolicy.service.registry import PolicyEntry
+from cspolicy.service.state import ServiceState, state_of
+from cspolicy.service.work import batch_items, decide, decide_batch, why_not
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+log = structlog.get_logger("cspolicy.service")
+
+BATCH_CHUNK = 64  # snapshots decided per trip to a worker thread while streaming
+NDJSON = "application/x-ndjson"
+
+
+def _refused(
+    service: ServiceState, key: ApiKey, policy_id: str, exc: CSPolicyError, event: str
+) -> ServiceError:
+    error = library_error(exc)
+    code = error.body.error.code
+    service.metrics.errors.labels(code).inc()
+    case_id = exc.case_id if isinstance(exc, EvaluationError) else None
+    # Codes only: a problem's message quotes the snapshot value it rejects.
+    log.info(event, key=key.name, policy_id=policy_id, case_id=case_id, status=error.status, code=code)
+    return error
+
+
+@router.post(
+    "/policies/{policy_id}/decisions",
+    summary="Decide one case",
+    description=(
+        "Evaluates one case snapshot under the version in force on its `as_of` and answers with "
+        "the Decision JSON exactly as `cspolicy evaluate --format json` prints it. With "
+        "`?store=true` the decision is saved to the decision store; the record id is in the "
+        "`X-Record-Id` header (and `Location` points at the record)."
+    ),
+    response_class=Response,
+    responses={
+        200: {
+            "model": DecisionModel,
+            "description": "The decision",
+            "headers": {"X-Record-Id": {"schema": {"type": "string"}}},
+        },
+        **errors(401, 403, 404, 413, 422, 503),
+    },
+    openapi_extra=snapshot_body("One case snapshot (JSON)"),
+)
+async def decide_one(
+    policy_id: str,
+    request: Request,
+    key: Decider,
+    store: bool = Query(False, description="Save the decision to the decision store"),
+) -> Response:
+    service = state_of(request)
+    entry = find_set(service.registry.catalog, policy_id)
+    if store and service.store is None:
+        raise ServiceError(404, "no_store", "this service has no decision store (start it with --store URL)")
+    body = await request.body()
+    start = time.perf_counter()
+    try:
+        decided = await in_worker(service, decide, entry, body, service.store if store else None)
+    except CSPolicyError as exc:
+        raise _refused(service, key, policy_id, exc, "decision_refused") from None
+    decision = decided.decision
+    service.metrics.decided(decision.policy.id, decision.action_codes)
+    log.info(
+        "decision",
+        key=key.name,
+        policy_id=decision.policy.id,
+        policy_version=decision.policy.version,
+        policy_digest=decision.policy.digest,
+        case_id=decision.case_id,
+        record_id=decided.record_id,
+        status=200,
+        ms=round((time.perf_counter() - start) * 1000, 3),
+    )
+    headers = {}
+    if decided.record_id is not None:
+        headers = {"X-Record-Id": decided.record_id, "Location": f"/v1/records/{decided.record_id}"}
+    return Response(decided.text, media_type="application/json", headers=headers)
+
+
+@router.post(
+    "/policies/{policy_id}/decisions:batch",
+    summary="Decide many cases, streamed",
+    description=(
+        "Body: JSON Lines (one snapshot per line) or a JSON array of snapshots. Response: JSON "
+        "Lines in input order, streamed as they are decided: for each input either the decision "
+        '(the same JSON as a single call, on one line) or `{"line": N, "error": {...}}` with the '
+        "located problems. Blank input lines are skipped."
+    ),
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "One JSON object per line", "content": {NDJSON: {"schema": {"type": "string"}}}},
+        **errors(401, 403, 404, 413, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": SNAPSHOT_REF}},
+                NDJSON: {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def decide_many(policy_id: str, request: Request, key: Decider) -> StreamingResponse:
+    service = state_of(request)
+    entry = find_set(service.registry.catalog, policy_id)
+    body = await request.body()
+    try:
+        items = await in_worker(service, batch_items, body)
+    except CSPolicyError as exc:
+        raise _refused(service, key, policy_id, exc, "batch_refused") from None
+    limit = service.settings.max_batch_lines
+    if len(items) > limit:
+        raise ServiceError(413, "batch_too_large", f"{len(items)} snapshots in one batch; at most {limit}")
+
+    async def lines() -> AsyncIterator[str]:
+        decided = refused = 0
+        start = time.perf_counter()
+        for first in range(0, len(items), BATCH_CHUNK):
+            chunk = await in_worker(service, decide_batch, entry, items[first : first + BATCH_CHUNK])
+            for line in chunk:
+                if line.error_code is not None:
+                    refused += 1
+                    service.metrics.errors.labels(line.error_code).inc()
+                else:
+                    decided += 1
+                    service.metrics.decided(line.policy_id or policy_id, list(line.actions))
+                    log.info(
+                        "decision",
+                        key=key.name,
+                        policy_id=line.policy_id,
+                        policy_digest=line.digest,
+                        case_id=line.case_id,
+                        record_id=None,
+                        batch=True,
+                    )
+                yield line.text
+        log.info(
+            "batch",
+            key=key.name,
+            policy_id=policy_id,
+            decided=decided,
+            refused=refused,
+            ms=round((time.perf_counter() - start) * 1000, 3),
+        )
+
+    return StreamingResponse(lines(), media_type=NDJSON)
+
+
+@router.post(
+    "/policies/{policy_id}/rules/{rule_id}/why-not",
+    summary="Why a rule did or did not apply",
+    description="The library's why-not explanation (`Decision.why_not`) for one case snapshot.",
+    response_class=Response,
+    responses={200: {"model": WhyNot, "description": "The explanation"}, **errors(401, 403, 404, 413, 422)},
+    openapi_extra=snapshot_body("One case snapshot (JSON)"),
+)
+async def explain(policy_id: str, rule_id: str, request: Request, key: Decider) -> Response:
+    service = state_of(request)
+    entry = find_set(service.registry.catalog, policy_id)
+    find_rule(entry, None, rule_id)
+    body = await request.body()
+    try:
+        decision, text = await in_worker(service, _why_not_checked, entry, body, rule_id)
+    except CSPolicyError as exc:
+        raise _refused(service, key, policy_id, exc, "why_not_refused") from None
+    log.info(
+        "why_not",
+        key=key.name,
+        policy_id=decision.policy.id,
+        policy_digest=decision.policy.digest,
+        case_id=decision.case_id,
+        rule=rule_id,
+        record_id=None,
+    )
+    return Response(text, media_type="application/json")
+
+
+def _why_not_checked(entry: PolicyEntry, body: bytes, rule_id: str) -> tuple[Decision, str]:
+    """`why_not`, with a rule missing from the version in force a 404 (not a KeyError)."""
+    try:
+        return why_not(entry, body, rule_id)
+    except KeyError:
+        raise ServiceError(
+            404, "unknown_rule", f"no rule {rule_id!r} in the version of {entry.id} in force"
+        ) from None

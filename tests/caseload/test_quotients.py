@@ -1,0 +1,170 @@
+"""Quotients vectorize exactly (issue 16): derived quotients, divisions inside comparisons and
+products of derived values, on amounts exactly on their thresholds, zero divisors (an error row
+where the reference reaches the division) and missing values (Kleene logic).
+
+The reference divides with 28-digit Decimals; the vectorized plan keeps each quotient as an
+exact rational and cross-multiplies. Rows within the reference's rounding of a comparison (an
+exact tie after more arithmetic) are decided by the reference and counted as `rechecked`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from cspolicy import load_policy
+from cspolicy.caseload.batch import VectorPlan
+from cspolicy.caseload.checks import check_table
+from cspolicy.caseload.reference import evaluate_reference
+from cspolicy.caseload.streaming import CaseloadEvaluator, evaluate_caseload
+from cspolicy.caseload.synthetic import generate
+from cspolicy.caseload.tables import SCHEMA
+
+from helpers import HEADER, write_policy
+
+POLICY = (
+    HEADER
+    + """\
+parameters:
+  months:
+    description: Months of support past due that start enforcement
+    unit: rate
+    values: [{from: 2020-01-01, to: 2025-06-01, value: 3}, {from: 2025-07-01, value: 2.5}]
+    cite: [src]
+derived:
+  months_past_due: arrears.total / order.monthly_amount
+  state_share: arrears.state_owed / arrears.total
+  doubled: months_past_due * 2
+  weighted: months_past_due * state_share
+rules:
+  - id: behind
+    kind: threshold
+    title: Three months behind
+    summary: Past-due support of three months or more.
+    when: months_past_due >= 3
+    action: send_delinquency_notice
+    cite: [{source: src}]
+  - id: behind-param
+    kind: threshold
+    title: Behind by the parameter
+    summary: A parameter (missing on some dates) as the threshold.
+    when: months_past_due >= params.months
+    action: report_to_credit_bureau
+    cite: [{source: src}]
+  - id: state-share
+    kind: threshold
+    title: Mostly owed to the state
+    summary: A quotient inside a comparison, short-circuited by the first condition.
+    when:
+      - arrears.total > 0
+      - arrears.state_owed / arrears.total > 0.5 or doubled > 8
+    action: refer_state_delinquency_collection
+    cite: [{source: src}]
+  - id: product
+    kind: threshold
+    title: Product of derived values
+    summary: Products and sums of quotients, compared.
+    when:
+      - weighted + months_past_due / 4 >= 1.5 or doubled == 6
+      - order.monthly_amount / 2 < arrears.total / 3
+    action: refer_employment_training
+    outputs:
+      monthly: order.monthly_amount * 2
+    cite: [{source: src}]
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def policy_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_policy(tmp_path_factory.mktemp("quotients"), POLICY)
+
+
+def _row(case_id: str, monthly: str, family: str, state: str, as_of: dt.date) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "as_of": as_of,
+        "jurisdiction.state": "WI",
+        "order.established_on": dt.date(2020, 1, 1),
+        "order.monthly_amount": Decimal(monthly),
+        "arrears.family_owed": Decimal(family),
+        "arrears.state_owed": Decimal(state),
+    }
+
+
+def edge_table() -> pl.DataFrame:
+    """Amounts exactly on the thresholds, zero divisors, a date with no parameter value."""
+    on, gap = dt.date(2025, 3, 1), dt.date(2025, 6, 15)  # no `months` value in June 2025
+    rows = [
+        _row("on-3", "350.10", "1050.30", "0", on),  # 1050.30 / 350.10 == 3 exactly
+        _row("below-3", "350.10", "1050.29", "0", on),
+        _row("above-3", "350.10", "1050.31", "0", on),
+        _row("third", "3.00", "6.00", "3.01", on),  # 9.01 / 3 = 3.00333…
+        _row("thirds", "0.03", "0.06", "0.03", on),  # 0.09 / 0.03 = 3
+        _row("zero-order", "0", "100.00", "0", on),  # division by zero: an error row
+        _row("zero-both", "0", "0", "0", on),  # 0 / 0: the first rule divides by zero too
+        _row("no-param", "100.00", "300.00", "0", gap),  # params.months is missing: an error
+        _row("half-state", "100.00", "300.00", "300.00", on),  # state share exactly 0.5
+        _row("ties", "100.00", "150.00", "150.00", on),  # doubled == 6, weighted + mpd/4 = 1.5+0.75
+        _row("big", "0.01", "999999999999.99", "0", on),
+        _row("tiny", "999999999999.99", "0.01", "0", on),
+    ]
+    frame = pl.DataFrame(rows, schema={k: SCHEMA[k] for k in rows[0]})
+    return frame.with_columns(
+        pl.lit([] if isinstance(dtype, pl.List) else None, dtype=dtype).alias(name)
+        for name, dtype in SCHEMA.items()
+        if name not in frame.columns
+    ).select(list(SCHEMA))
+
+
+def assert_same(policy_path: Path, table: pl.DataFrame) -> tuple[int, int, int]:
+    policy = load_policy(policy_path)
+    plan = VectorPlan(policy)  # raises NotVectorizable if it is not
+    valid = check_table(table).valid
+    fast, reference = plan.evaluate(valid), evaluate_reference(policy, valid)
+    assert fast.errors.rows() == reference.errors.rows()  # same rows, same words
+    columns = [c for c in fast.decisions.columns if c in reference.decisions.columns]
+    fast_rows = fast.decisions.select(columns).to_dicts()
+    reference_rows = reference.decisions.select(columns).to_dicts()
+    assert fast_rows == reference_rows
+    return len(fast_rows), fast.errors.height, fast.rechecked
+
+
+def test_a_derived_quotient_policy_runs_vectorized(policy_path: Path) -> None:
+    evaluator = CaseloadEvaluator(load_policy(policy_path))
+    assert evaluator.mode == "vectorized", evaluator.why_reference
+
+
+def test_edges_agree_with_the_reference(policy_path: Path) -> None:
+    decisions, errors, rechecked = assert_same(policy_path, edge_table())
+    assert decisions >= 8 and errors == 3
+    result = evaluate_caseload(load_policy(policy_path), edge_table())
+    by_case = {(r["case_id"], r["rule"]) for r in result.decisions.to_dicts()}
+    assert ("on-3", "behind") in by_case and ("thirds", "behind") in by_case
+    assert ("below-3", "behind") not in by_case and ("above-3", "behind") in by_case
+    reasons = dict(result.errors.select("case_id", "reason").rows())
+    assert (
+        "division by zero in `months_past_due >= 3` (the monthly support amount is 0)"
+        in reasons["zero-order"]
+    )
+    assert "'months' has no value in force on 2025-06-15" in reasons["no-param"]
+    assert rechecked >= 1  # `doubled == 6` on "ties": an exact tie after a product
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_caseloads_agree_with_the_reference(policy_path: Path, seed: int) -> None:
+    table = generate(3000, seed=seed, start=dt.date(2025, 3, 1), days=200)
+    decisions, errors, _ = assert_same(policy_path, table)
+    assert decisions > 1000 and errors > 0
+
+
+def test_an_output_computed_from_a_quotient_is_named(tmp_path: Path) -> None:
+    text = POLICY.replace("monthly: order.monthly_amount * 2", "monthly: months_past_due")
+    evaluator = CaseloadEvaluator(load_policy(write_policy(tmp_path, text)))
+    assert evaluator.mode == "reference"
+    assert "rule 'product': an output computed from a quotient" in (evaluator.why_reference or "")
