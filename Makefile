@@ -6,8 +6,10 @@ STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
 MERMAID_JS := docs/javascripts/mermaid.min.js
 MERMAID_VERSION ?= 11
+AXE_JS := build/axe-core/axe.min.js
+AXE_VERSION ?= 4
 
-.PHONY: pg-available demo test lint typecheck pytest policy-tests schema docs docs-serve bench fuzz clean
+.PHONY: pg-available demo test lint typecheck pytest policy-tests schema docs docs-serve bench fuzz clean axe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +30,7 @@ demo: $(STAMP_BASE)
 	$(BIN)/cspolicy evaluate $(DEMO_CASES) --policy policies/wisconsin
 
 ## make test: lint, type-check, pytest (incl. the YAML policy tests) and the docs build
-test: $(STAMP_DEV) browser $(MERMAID_JS) lint typecheck pytest policy-tests docs
+test: $(STAMP_DEV) browser $(MERMAID_JS) $(AXE_JS) lint typecheck pytest policy-tests docs
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests $(wildcard benchmarks)
@@ -76,6 +78,16 @@ $(MERMAID_JS):
 	  && tar -xzf $$tmp/mermaid-*.tgz -C $$tmp package/dist/mermaid.min.js \
 	  && mv $$tmp/package/dist/mermaid.min.js $@; rm -rf $$tmp; \
 	  test -s $@ || { echo "could not fetch mermaid@$(MERMAID_VERSION) with npm: diagrams will not render" >&2; exit 1; }
+
+# axe-core, the accessibility checker tests/docs/test_accessibility.py runs on every page of the
+# site (WCAG 2.1 AA), is fetched once from the npm registry into build/ (gitignored), like Mermaid.
+axe: $(AXE_JS)
+$(AXE_JS):
+	@mkdir -p $(@D)
+	@tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null) \
+	  && tar -xzf $$tmp/axe-core-*.tgz -C $$tmp package/axe.min.js package/LICENSE \
+	  && mv $$tmp/package/LICENSE $(@D)/LICENSE && mv $$tmp/package/axe.min.js $@; rm -rf $$tmp; \
+	  test -s $@ || { echo "could not fetch axe-core@$(AXE_VERSION) with npm: the accessibility test will fail" >&2; exit 1; }
 
 ## make browser: Debian's chromium + chromedriver for the headless-browser docs test (as root)
 browser:

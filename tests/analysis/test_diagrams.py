@@ -9,10 +9,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from cspolicy import load_policy
+from cspolicy.analysis import diagrams
 from cspolicy.analysis.diagrams import (
+    describe_ladder,
+    describe_neighbourhood,
     dot_graph,
     dot_ladder,
     dot_neighbourhood,
@@ -157,6 +161,45 @@ def test_ladder_mermaid_is_drawn_in_steps(queries: PolicySet) -> None:
     assert mermaid_ladder(flat).count("subgraph") == 2
     lone = load_policy(GRAPH / "action-kinds")
     assert mermaid_ladder(lone) == 'flowchart TD\n  none["No escalation ladder: no rule requires another"]\n'
+
+
+def test_neighbourhood_in_words_has_a_sentence_for_every_arrow(queries: PolicySet) -> None:
+    """The text alternative the docs show under a rule's diagram: the same arrows, same labels."""
+    text = mermaid_neighbourhood(queries, "contempt")
+    nodes = mermaid_nodes(text)
+    arrows = [line for line in text.splitlines() if EDGE.match(line)]
+    words = describe_neighbourhood(queries, "contempt")
+    assert len(words) == len(arrows) > 5
+    assert all(label in " ".join(words) for label in nodes.values())
+    assert "The rule Refer for contempt (contempt) requires the rule Docket a lien (lien) first." in words
+    assert "The rule Refer for contempt (contempt) reads the derived value very_serious." in words
+    assert "The derived value serious reads the parameter params.threshold." in words
+    assert "The rule Refer for contempt (contempt) recommends the action refer_for_contempt." in words
+    assert "The rule Refer for contempt (contempt) cites the source court." in words
+    held = describe_neighbourhood(queries, "license")
+    assert (
+        "The hold Debt under the threshold (small-debt-hold) holds the rule "
+        "Start license suspension (license)." in held
+    ), held
+
+
+def test_a_box_without_arrows_is_still_described() -> None:
+    graph = nx.DiGraph()
+    graph.add_node("rule:alone", kind="rule", name="alone", title="On its own", rule_kind="automatic")
+    assert diagrams._sentences(graph) == ["The rule On its own (alone) is not linked to anything else."]
+
+
+def test_ladder_in_words_names_every_step_and_arrow(queries: PolicySet) -> None:
+    assert describe_ladder(queries) == [
+        "Step 1: Send a notice (notice), which recommends send_delinquency_notice.",
+        "Step 2: Docket a lien (lien), which recommends docket_lien.",
+        "Step 3: Refer for contempt (contempt), which recommends refer_for_contempt.",
+        "Send a notice (notice), then Docket a lien (lien).",
+        "Docket a lien (lien), then Refer for contempt (contempt).",
+    ]
+    assert describe_ladder(load_policy(GRAPH / "action-kinds")) == [
+        "No escalation ladder: no rule requires another."
+    ]
 
 
 def test_labels_are_escaped() -> None:

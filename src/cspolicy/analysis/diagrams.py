@@ -5,6 +5,9 @@ Three views: the whole policy set, one rule's neighbourhood, and the escalation 
 direction: facts and parameters point into what reads them, a requirement points to the rule
 it comes before, a hold points to what it holds, a rule points to the action it produces and to
 the sources it cites. Output is stable: same policy, same text.
+
+`describe_neighbourhood` and `describe_ladder` give the same graphs in sentences, one per box
+or arrow, with the diagrams' labels: the text alternative the docs show with each diagram.
 """
 
 from __future__ import annotations
@@ -134,6 +137,33 @@ def dot_ladder(policy: PolicySet) -> str:
     return "\n".join(lines) + "\n"
 
 
+def describe_neighbourhood(policy: PolicySet, rule_id: str) -> list[str]:
+    """`mermaid_neighbourhood`'s diagram in words: one sentence per arrow, in the order drawn,
+    and one for any box no arrow touches (plain text, not escaped)."""
+    graph = neighbourhood(policy.graph, rule_id)
+    return _sentences(graph)
+
+
+def describe_ladder(policy: PolicySet) -> list[str]:
+    """`mermaid_ladder`'s diagram in words: one sentence per step (its rules and their actions),
+    then one per arrow between steps (plain text, not escaped)."""
+    graph = policy.graph
+    steps = ladder(graph)
+    if not steps:
+        return ["No escalation ladder: no rule requires another."]
+    sentences = []
+    for number, step in enumerate(steps, start=1):
+        rules = "; ".join(_ladder_words(graph, f"rule:{name}") for name in step)
+        sentences.append(f"Step {number}: {rules}.")
+    for step in steps[1:]:
+        for name in step:
+            key = f"rule:{name}"
+            for _, target, data in graph.out_edges(key, data=True):
+                if data["kind"] == "requires":
+                    sentences.append(f"{_label(graph, target)}, then {_label(graph, key)}.")
+    return sentences
+
+
 # -- shared ------------------------------------------------------------------------------------
 
 
@@ -183,6 +213,48 @@ def _ladder_label(graph: nx.DiGraph, key: str) -> str:
     actions = [t for _, t, d in graph.out_edges(key, data=True) if d["kind"] == "produces"]
     action = graph.nodes[actions[0]]["name"] if actions else "hold"
     return f"{data['title']} ({data['name']}) → {action}"
+
+
+# What each kind of box is called in a sentence, and each arrow as words (start, end).
+_NOUNS = {
+    "field": "the case fact",
+    "parameter": "the parameter",
+    "derived": "the derived value",
+    "rule": "the rule",
+    "hold": "the hold",
+    "action": "the action",
+    "source": "the source",
+}
+_SENTENCES = {
+    "reads": "{end} reads {start}.",
+    "requires": "{end} requires {start} first.",
+    "holds": "{start} holds {end}.",
+    "produces": "{start} recommends {end}.",
+    "cites": "{start} cites {end}.",
+}
+
+
+def _named(graph: nx.DiGraph, key: str) -> str:
+    return f"{_NOUNS[_style(graph, key)]} {_label(graph, key)}"
+
+
+def _sentences(graph: nx.DiGraph) -> list[str]:
+    edges = _flow_edges(graph)
+    sentences = [
+        _SENTENCES[edge.kind].format(start=_named(graph, edge.start), end=_named(graph, edge.end))
+        for edge in edges
+    ]
+    linked = {edge.start for edge in edges} | {edge.end for edge in edges}
+    for key in _ordered_nodes(graph):
+        if key not in linked:
+            sentences.append(f"{_named(graph, key)} is not linked to anything else.")
+    return [sentence[0].upper() + sentence[1:] for sentence in sentences]
+
+
+def _ladder_words(graph: nx.DiGraph, key: str) -> str:
+    actions = [t for _, t, d in graph.out_edges(key, data=True) if d["kind"] == "produces"]
+    does = f"recommends {graph.nodes[actions[0]]['name']}" if actions else "a hold"
+    return f"{_label(graph, key)}, which {does}"
 
 
 # -- Mermaid -----------------------------------------------------------------------------------

@@ -36,6 +36,10 @@ KIND_MEANING = {
     RuleKind.HOLD: "While it applies, it stops the actions of the rules it names, and says why.",
 }
 CATALOGUE = "catalogue"
+DIAGRAM_WORDS = "The diagram in words"
+DIAGRAM_DESCRIPTION = (
+    "The same graph is written out in words below the diagram, under “The diagram in words”."
+)
 # What the law says about a rule (its `basis`), as the rule page says it.
 BASIS_SENTENCE = {
     "mandated": "mandated by law",
@@ -179,7 +183,7 @@ def set_overview(docs: PolicySetDocs) -> str:
         _rules_by_kind(docs.latest, prefix=f"{docs.latest.slug}/"),
         "## Escalation ladder",
         LADDER_TEXT,
-        fenced(diagrams.mermaid_ladder(latest), "mermaid"),
+        diagram(diagrams.mermaid_ladder(latest), "The escalation ladder", diagrams.describe_ladder(latest)),
     ]
     return titled(latest.title, "\n\n".join(parts))
 
@@ -197,7 +201,7 @@ def version_overview(version: PolicyVersion, changes: str = "") -> str:
         _rules_by_kind(version, prefix=""),
         "## Escalation ladder",
         LADDER_TEXT,
-        fenced(diagrams.mermaid_ladder(policy), "mermaid"),
+        diagram(diagrams.mermaid_ladder(policy), "The escalation ladder", diagrams.describe_ladder(policy)),
         "## Parameters",
         table(
             ["Parameter", "Value in force", "Meaning"],
@@ -304,9 +308,26 @@ def rule_page(version: PolicyVersion, rule: CompiledRule) -> str:
         "What the rule reads (facts, parameters, derived values), what it recommends and cites, and "
         "the rules linked to it by holds and requirements."
     )
-    parts.append(fenced(diagrams.mermaid_neighbourhood(policy, rule.id), "mermaid"))
+    parts.append(
+        diagram(
+            diagrams.mermaid_neighbourhood(policy, rule.id),
+            "The rule in the rule graph",
+            diagrams.describe_neighbourhood(policy, rule.id),
+        )
+    )
     parts.append(f"Written in {code(_relative(rule.entity.location.file))} line {rule.entity.location.line}.")
     return titled(item.title, "\n\n".join(parts))
+
+
+def diagram(mermaid: str, title: str, sentences: list[str]) -> str:
+    """A Mermaid diagram with its text alternative: the drawing gets an accessible title and a
+    description pointing to the same graph in words (`sentences`, from `cspolicy.analysis.diagrams`),
+    shown in a `<details>` right after it. `title` is the code's own text, never policy text."""
+    kind, _, body = mermaid.partition("\n")
+    described = f"{kind}\n  accTitle: {title}\n  accDescr: {DIAGRAM_DESCRIPTION}\n{body}"
+    items = "".join(f"<li>{text(sentence)}</li>" for sentence in sentences)
+    words = f"<details><summary>{DIAGRAM_WORDS}</summary><ul>{items}</ul></details>"
+    return fenced(described, "mermaid") + "\n\n" + words
 
 
 # -- pieces -------------------------------------------------------------------------------------
