@@ -165,6 +165,8 @@ async def decide_many(
                 if line.error_code is not None:
                     refused += 1
                     service.metrics.errors.labels(line.error_code).inc()
+                    if line.error_code == "store_unavailable":  # the store failed, not the input
+                        log.error("store_error", key=key.name, policy_id=policy_id, batch=True)
                 else:
                     decided += 1
                     service.metrics.decided(line.policy_id or policy_id, list(line.actions))
