@@ -7,13 +7,14 @@ the $25/$100/$150/$500/$505/$1,000/$2,500 thresholds and a cent either side, dat
 changes and version starts, household incomes on 70% of a county median, counties the median
 table lacks (the missing-key error), null optional facts, and escalation histories. Each set's
 table is decided both ways; decisions (action, rule, status, held_by, waiting_for, priority, due
-dates, outputs) and error rows must be identical, and every rule must both recommend (a hold:
-hold) in some case and not in another, so the test cannot pass on a caseload that never reaches
-a rule.
+dates, outputs) and error rows (reasons too) must be identical, and every rule must both
+recommend (a hold: hold) in some case and not in another, so the test cannot pass on a caseload
+that never reaches a rule; the only exceptions are the rules in UNREACHABLE, which must then
+never recommend.
 
 Size: ROWS snapshots per set (2,500; 25,000 over the ten sets). The reference evaluator costs
-about 1-1.5 ms a case on 2 cores, so 10,000 a set would take over two minutes; 2,500 a set runs
-in about 40 s and still reaches every rule. CSPOLICY_FUZZ_FACTOR=4 runs 10,000 a set.
+about 1-2 ms a case on the shared 2 cores, so 10,000 a set takes about five minutes; 2,500 a set
+runs in 25-40 s and still reaches every rule. CSPOLICY_FUZZ_FACTOR=4 runs 10,000 a set.
 """
 
 from __future__ import annotations
@@ -170,6 +171,18 @@ def test_generated_v2_snapshots_cover_the_edges() -> None:
     assert table.select(pl.min_horizontal(pl.col(dates).min())).item() > dt.date(2010, 1, 1)
     money = [name for name, column in layout.scalars.items() if column.kind == "money"]
     assert table.select(pl.min_horizontal(pl.col(money).min())).item() >= 0
+    # consistent facts: principal within what is owed, older arrears within younger, decisions after
+    # requests, closure dates only on closed cases
+    col = pl.col
+    for inner, outer in [
+        ("arrears.support_family_owed", "arrears.family_owed"),
+        ("arrears.support_state_owed", "arrears.state_owed"),
+        ("arrears.past_due_over_90_days", "arrears.past_due_over_60_days"),
+        ("arrears.past_due_over_60_days", "arrears.past_due_over_30_days"),
+        ("paying_parent.hearing_requested_on", "paying_parent.hearing_decided_on"),
+    ]:
+        assert table.filter(col(inner) > col(outer)).height == 0, (inner, outer)
+    assert table.filter(col("ivd.closed_on").is_not_null() & (col("ivd.services") != "closed")).height == 0
     # amounts on the thresholds and a cent either side; dates on the clocks and a day either side
     for column, amounts in {
         "arrears.past_due_over_30_days": ("24.99", "25", "25.01", "149.99", "150", "150.01", "500"),
@@ -204,5 +217,7 @@ def test_v1_stays_the_default() -> None:
     v1 = generate(300, seed=3)
     assert v1.equals(generate(300, seed=3, schema="child-support/v1"))
     assert "ivd.services" not in v1.columns
-    with pytest.raises(ValueError, match="child-support/v1 or child-support/v2"):
+    with pytest.raises(ValueError, match="child-support/v1 or v2"):
         generate(10, schema="child-support/v3")
+    with pytest.raises(ValueError, match="pivots, actions: v2"):
+        generate(10, pivots=[dt.date(2025, 1, 13)])

@@ -233,15 +233,10 @@ def _payments(rng: np.random.Generator, as_of: np.ndarray, monthly: np.ndarray) 
 # cases, dates on the clocks, amounts on the thresholds, absent where the schema allows); the
 # facts below are drawn their own way, and the arrears, clocks and lists are built to fit.
 _CONTEMPT = ("send_delinquency_notice", "screen_ability_to_pay", "refer_for_contempt", "docket_lien")
-_LICENSE = (
-    "docket_lien",
-    "send_delinquency_notice",
-    "invite_license_release_meeting",
-    "refer_legal_assistance",
-)
+_LICENSE = ("docket_lien", "send_delinquency_notice", "invite_license_release_meeting", "review_order")
 LADDERS = np.array([_CONTEMPT, _LICENSE])
-"""Escalation ladders: half the entries of a v2 history take the next step of one, so that steps
-that require earlier ones (contempt after the screen after the letter) are reached."""
+"""Escalation ladders: half the v2 histories climb one, so that steps that require earlier ones
+(contempt after the screen after the letter) are reached."""
 CA_MEDIAN_CENTS = {"Alameda": 15_570_000, "Alpine": 11_930_000, "Los Angeles": 10_660_000}
 CA_MEDIAN_CENTS |= {"Orange": 13_660_000, "San Bernardino": 10_390_000}
 """County median incomes (HCD) that v2 household incomes are drawn around 70% of."""
@@ -339,10 +334,10 @@ def _blank(values: np.ndarray, absent: np.ndarray) -> np.ndarray:
     return out
 
 
-def _arrow(values: Any) -> pa.Array:
+def _arrow(values: pl.Series | np.ndarray) -> pa.Array:
     if isinstance(values, pl.Series):
         return values.to_arrow()
-    return pa.array(values.tolist(), pa.string()) if values.dtype == object else pa.array(values)
+    return pa.array(values.tolist() if values.dtype == object else values)
 
 
 def _generate_v2(
@@ -363,7 +358,7 @@ def _generate_v2(
         as_of = np.where(rng.random(rows) < 0.2, near + rng.integers(-1, 2, rows), as_of)
     d = _Draw(rng, as_of, layout)
     c: dict[str, Any] = {name: d.field(column) for name, column in layout.scalars.items()}
-    c |= {"case_id": [f"V{seed:03d}-{i:09d}" for i in range(rows)], "as_of": as_of}
+    c |= {"case_id": np.array([f"V{seed:03d}-{i:09d}" for i in range(rows)]), "as_of": as_of}
     c |= {name: d.ago(ago, absent) for name, (ago, absent) in _DAYS.items()}
     c |= {name: d.share(p) for name, p in _YES.items()}
     c |= {name: d.pick(values) for name, values in _PICKS.items()}
@@ -375,7 +370,7 @@ def _generate_v2(
         county[here] = d.pick((*COUNTIES_V2.get(code, ("Travis",)), None), int(here.sum()))
     c["paying_parent.residence_county"] = _blank(d.pick((*COUNTIES_V2["CA"], "Milwaukee")), d.share(0.7))
     # household income on 70% of the median of the county the low-income test reads, or a cent off
-    obligor = pl.Series(c["paying_parent.residence_county"], dtype=pl.String).fill_null(pl.Series(county))
+    obligor = pl.Series(_arrow(c["paying_parent.residence_county"])).fill_null(pl.Series(_arrow(county)))
     median = obligor.replace_strict(CA_MEDIAN_CENTS, default=0, return_dtype=pl.Int64).fill_null(0).to_numpy()
     limit = median * 70 // 100 + d.pick([-100_000, -1, 0, 1, 100_000])
     income = np.where((median > 0) & d.share(0.7), limit, rng.integers(0, 20_000_000, rows))
@@ -423,7 +418,7 @@ def _generate_v2(
         "arrears.past_due_over_60_days": d.money(ages[2], 0.2),
         "arrears.past_due_over_90_days": d.money(ages[3], 0.2),
     }
-    services = d.pick(("open", "open", "open", "open", "open", "open", "closed", "never"))
+    services = _blank(d.pick(("open", "open", "open", "open", "open", "closed", "never")), d.share(0.03))
     closed, military = services == "closed", d.share(0.05)
     opened = _blank(d.ago([0, 10, 29, 30, 31, 59, 60, 61, 100, 400, 2000], 0.15), services == "never")
     established = np.where(d.share(0.1), d.ago([119, 120, 121], 0), d.ago(range(4000), 0))
@@ -431,7 +426,7 @@ def _generate_v2(
     balance = c["paying_parent.accounts_total_balance"]
     decided = np.maximum(c["paying_parent.hearing_requested_on"], d.ago([-1, 0, 1, 5], 0))
     c |= {
-        "ivd.services": _blank(services, d.share(0.03)),
+        "ivd.services": services,
         "ivd.opened_on": opened,
         "ivd.closed_on": _blank(d.ago(range(300), 0), ~closed),
         "ivd.closure_reason": _blank(c["ivd.closure_reason"], ~closed),
@@ -466,14 +461,16 @@ def _generate_v2(
         c["order.current_support_paid_in_full_through"] + 1,
         np.where(np.isnat(delinquency), established, delinquency),
     ]
-    ladders = rng.integers(0, len(LADDERS), rows)
+    ladders = np.where(d.share(0.5), rng.integers(0, len(LADDERS), rows), -1)  # half the cases climb one
 
     def enforcement(owner: np.ndarray, n: int) -> dict[str, Any]:
         anchored = np.stack(anchors, axis=1)[owner, rng.integers(0, len(anchors), n)] + rng.integers(-1, 2, n)
         step = np.minimum(np.arange(n) - np.searchsorted(owner, owner), LADDERS.shape[1] - 1)
         loose = as_of[owner] - d.days(range(-5, 900), n)
+        climbing, status = ladders[owner] >= 0, d.field(d.layout.lists["enforcement"]["status"], n)
         return {
-            "action": np.where(d.share(0.5, n), LADDERS[ladders[owner], step], d.pick(actions, n)),
+            "action": np.where(climbing, LADDERS[ladders[owner], step], d.pick(actions, n)),
+            "status": np.where(climbing, d.pick(("sent", "completed", "sent", "pending"), n), status),
             "date": np.where(np.isnat(anchored) | d.share(0.4, n), loose, anchored),
             "expires_on": _blank(as_of[owner] + d.days([-1, 0, 1, 365], n), d.share(0.7, n)),
         }
@@ -481,7 +478,8 @@ def _generate_v2(
     def payments(owner: np.ndarray, n: int) -> dict[str, Any]:
         back = (-5, 0, 0, 1, 3, 10, 25, 29, 30, 31, 40, 89, 90, 91, 119, 120, 121, 200, 400)
         amount = np.where(d.share(0.5, n), monthly[owner], rng.integers(1, 60_000, n))
-        return {"date": as_of[owner] - d.days(back, n), "amount": d.money(amount)}
+        source = d.pick((*d.layout.lists["payments"]["source"].choices, "in_kind", "voluntary"), n)
+        return {"date": as_of[owner] - d.days(back, n), "amount": d.money(amount), "source": source}
 
     lists |= {
         "enforcement": d.items("enforcement", 6, enforcement),
@@ -491,10 +489,5 @@ def _generate_v2(
             "paying_parent.warrants", 2, lambda owner, n: {"issued_on": d.ago(range(800), 0, as_of[owner])}
         ),
     }
-    scalars = [
-        (values if isinstance(values := c[name], pl.Series) else pl.Series(name, values)).cast(column.dtype)
-        for name, column in layout.scalars.items()
-    ]
-    return pl.DataFrame(
-        [s.alias(name) for s, name in zip(scalars, layout.scalars, strict=True)]
-    ).with_columns(*lists.values())
+    scalars = [pl.Series(name, _arrow(c[name])).cast(column.dtype) for name, column in layout.scalars.items()]
+    return pl.DataFrame(scalars).with_columns(*lists.values()).select(list(layout.dtypes))
