@@ -136,13 +136,25 @@ def typed_expression(draw: st.DrawFn, type_: str, scope: ExpressionScope, depth:
         a = draw(typed_expression("money", scope, depth - 1))
         b = draw(typed_expression("money", scope, depth - 1))
         form = draw(
-            st.sampled_from(["({a} + {b})", "({a} - {b})", "({a} * {k})", "min({a}, {b})", "max({a}, {b})"])
+            st.sampled_from(
+                [
+                    "({a} + {b})",
+                    "({a} - {b})",
+                    "({a} * {k})",
+                    "min({a}, {b})",
+                    "max({a}, {b})",
+                    "({a} if {c} else {b})",
+                ]
+            )
         )
-        return form.format(a=a, b=b, k=draw(st.integers(0, 12)))
+        test = draw(boolean_expression(scope, 0)) if "{c}" in form else ""
+        return form.format(a=a, b=b, k=draw(st.integers(0, 12)), c=test)
     if type_ == "int":
         if not deeper:
             return draw(st.sampled_from([*_INT_FIELDS, *own, str(draw(st.integers(0, 400)))]))
-        form = draw(st.sampled_from(["days_since", "days_between", "count_of", "days_since_taken", "sum"]))
+        form = draw(
+            st.sampled_from(["days_since", "days_between", "count_of", "days_since_taken", "sum", "choice"])
+        )
         if form == "days_since":
             return f"days_since({draw(typed_expression('date', scope, depth - 1))})"
         if form == "days_between":
@@ -154,7 +166,10 @@ def typed_expression(draw: st.DrawFn, type_: str, scope: ExpressionScope, depth:
         if form == "days_since_taken":
             return f'days_since_taken("{draw(st.sampled_from(ACTIONS))}")'
         a = draw(typed_expression("int", scope, depth - 1))
-        return f"({a} + {draw(typed_expression('int', scope, depth - 1))})"
+        b = draw(typed_expression("int", scope, depth - 1))
+        if form == "choice":
+            return f"({a} if {draw(boolean_expression(scope, 0))} else {b})"
+        return f"({a} + {b})"
     if type_ == "number":
         # A literal is a number and number / money is refused, so the dividend names an amount.
         # (Not a derived value: one built from literals only is a number, not money.)
@@ -166,7 +181,13 @@ def typed_expression(draw: st.DrawFn, type_: str, scope: ExpressionScope, depth:
             literal = f'date("{draw(dates()).isoformat()}")'
             return draw(st.sampled_from([*_DATE_FIELDS, *own, literal]))
         a = draw(typed_expression("date", scope, depth - 1))
-        return f"{draw(st.sampled_from(['min', 'max']))}({a}, {draw(typed_expression('date', scope, depth - 1))})"
+        b = draw(typed_expression("date", scope, depth - 1))
+        form = draw(st.sampled_from(["min", "max", "coalesce", "choice", "add_days"]))
+        if form == "choice":  # `x if c else y`; now and then no value at all
+            return f"({a} if {draw(boolean_expression(scope, 0))} else {draw(st.sampled_from([b, 'None']))})"
+        if form == "add_days":
+            return f"add_days({a}, {draw(st.integers(-400, 400))})"
+        return f"{form}({a}, {b})"
     assert type_ == "bool", type_
     return draw(boolean_expression(scope, depth))
 
@@ -176,7 +197,7 @@ def boolean_expression(draw: st.DrawFn, scope: ExpressionScope, depth: int = 2) 
     form = draw(
         st.sampled_from(
             ["field", "compare", "compare", "enum", "membership", "quantifier", "taken"]
-            + (["not", "and", "or"] if depth > 0 else [])
+            + (["not", "and", "or", "choice"] if depth > 0 else [])
         )
     )
     if form == "field":
@@ -204,8 +225,16 @@ def boolean_expression(draw: st.DrawFn, scope: ExpressionScope, depth: int = 2) 
         return f'taken("{draw(st.sampled_from(ACTIONS))}")'
     if form == "not":
         return f"not ({draw(boolean_expression(scope, depth - 1))})"
+    if form == "choice":
+        return _choice_condition(draw, scope, depth - 1)
     parts = draw(st.lists(boolean_expression(scope, depth - 1), min_size=2, max_size=3))
     return "(" + f" {form} ".join(parts) + ")"
+
+
+def _choice_condition(draw: st.DrawFn, scope: ExpressionScope, depth: int) -> str:
+    """`x if c else y` as a condition (`y` may be None: then it is unknown when `c` is false)."""
+    a, c = draw(boolean_expression(scope, depth)), draw(boolean_expression(scope, depth))
+    return f"({a} if {c} else {draw(st.sampled_from([draw(boolean_expression(scope, depth)), 'None']))})"
 
 
 @st.composite
@@ -224,7 +253,8 @@ def item_predicate(draw: st.DrawFn, collection: str) -> str:
             conditions.append(f'{name} {draw(st.sampled_from(_COMPARE))} date("{draw(dates()).isoformat()}")')
         else:
             conditions.append(f'{name} == "{draw(st.sampled_from(ACTIONS))}"')
-    return " and ".join(conditions)
+    # `or` across two item fields is what durable-rules mis-decides inside $iany/$iall
+    return f" {draw(st.sampled_from(['and', 'and', 'or']))} ".join(conditions)
 
 
 @st.composite

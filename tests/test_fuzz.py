@@ -307,11 +307,7 @@ def _normal(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     normal = []
     for row in rows:
         outputs = tuple(
-            sorted(
-                (k, None if v is None else _exact(v))
-                for k, v in row.items()
-                if k.startswith("outputs.")
-            )
+            sorted((k, None if v is None else _exact(v)) for k, v in row.items() if k.startswith("outputs."))
         )
         keys = (
             "row_number",

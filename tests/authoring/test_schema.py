@@ -24,6 +24,8 @@ SHIPPED = sorted((ROOT / "policies").rglob("*.yaml"))
 
 
 def kind_of(path: Path) -> str:
+    if path.name.endswith(".es.yaml"):
+        return "translation"
     return "test" if path.name.endswith(".test.yaml") else "policy"
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from cspolicy import CSPolicyError, SnapshotError, load_policy
 from cspolicy.engine.caseschema import CaseSchema, case_schema
+from cspolicy.engine.snapshotreader import compile_closure_reader
 from cspolicy.source.yamlsource import load_yaml_file
 
 from helpers import ROOT
@@ -102,11 +103,14 @@ def test_a_changed_snapshot_reads_as_the_model_reads_it_or_falls_back(
         else:
             parent[where[-1]] = copy.deepcopy(data.draw(ODD_VALUES))
     fast = schema.read(snapshot)
+    by_closures = compile_closure_reader(schema.source)(snapshot)  # the generated reader's reference
+    assert (fast is None) == (by_closures is None)
     if fast is None:
         return  # the model decides: the same facts or its located errors
     slow = model_facts(schema, snapshot)
     assert slow is not None, "the fast reader accepted a snapshot the model refuses"
     assert same(fast, slow)
+    assert by_closures is not None and same(by_closures, {k: fast[k] for k in by_closures})
 
 
 def test_evaluating_plain_data_gives_the_same_decision_as_a_validated_snapshot() -> None:

@@ -145,3 +145,21 @@ def test_every_trace_and_why_not_of_the_example_cases_reads_as_english() -> None
     texts = [sentence for _, sentence in sentences]
     assert any(" is not more than " in t for t in texts)
     assert any("does not apply because" in t for t in texts)
+
+
+def test_a_conditional_shows_each_value_beside_its_own_name() -> None:
+    """`x if c else y` reads "x (its value) if c (its value) ...": the sentence template must fill
+    its slots in that reading order (it once showed the date as the amount and the amount as
+    the date, in the explanation of California's license suspension)."""
+    from cspolicy import load_policy
+
+    policy = load_policy(ROOT / "policies" / "california")
+    case = ROOT / "examples" / "cases-ca" / "01-partial-payer-listed.yaml"
+    snapshot = CaseSnapshot.from_file(case, schema=policy.case_schema)
+    paid_through = snapshot.order.current_support_paid_in_full_through
+    monthly = snapshot.order.monthly_amount
+    text = policy.evaluate(snapshot).why_not("coap-eligibility").text
+    assert (
+        f"the day after the paid-through date of current support ({paid_through.isoformat()})"
+        f" if the monthly support amount (${monthly:,.2f}) is more than 0, otherwise nothing"
+    ) in text

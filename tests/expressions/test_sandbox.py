@@ -10,7 +10,11 @@ importing a sentinel module would create a marker file: none of them may fire.
 from __future__ import annotations
 
 import builtins
+import io
+import keyword
+import re
 import sys
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import pytest
 
 from cspolicy import Code, PolicyError, load_policy
+from cspolicy.expressions import codegen
 from cspolicy.expressions.parser import FUNCTIONS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH
 
 from helpers import FIXTURES
@@ -31,6 +36,10 @@ SENTINEL_MODULE = "cspolicy_sandbox_sentinel"
 # Audit events that mean something ran that policy text must never run.
 FORBIDDEN_EVENTS = (
     "exec",
+    "compile",  # allowed only as `Tripwires.allowed` says
+    "function.__new__",
+    "code.__new__",
+    "code.replace",
     "import",
     "os.system",
     "os.exec",
@@ -186,15 +195,56 @@ def write_policy(directory: Path, expression: str) -> tuple[Path, int]:
     return path, column
 
 
+def generated_source_problems(source: str) -> list[str]:
+    """What in generated source could have come from outside the generator: any string or number
+    literal, any name other than a keyword, a fixed attribute or a made `_x12` name."""
+    problems = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME:
+            name = token.string
+            if not (
+                keyword.iskeyword(name) or name in codegen.ATTRIBUTES or re.fullmatch(r"_[a-z][0-9]+", name)
+            ):
+                problems.append(f"name {name!r}")
+        elif token.type not in (
+            tokenize.OP,
+            tokenize.NEWLINE,
+            tokenize.NL,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+        ):
+            problems.append(f"{tokenize.tok_name[token.type]} {token.string!r}")
+    return problems
+
+
 class Tripwires:
     """Records audit events and tripwire calls while armed."""
 
     def __init__(self) -> None:
         self.armed = False
         self.events: list[str] = []
+        self.generated: list[str] = []  # source compiled by cspolicy.expressions.codegen, vetted below
+
+    def allowed(self, event: str, args: tuple[Any, ...]) -> bool:
+        """The only code made while armed: expressions parsed to a syntax tree (`ast.parse`, no code
+        object), and the generator's own functions, whose source passes `generated_source_problems`."""
+        caller = sys._getframe(2).f_globals.get("__name__")  # 0: this, 1: hook, 2: the caller
+        if event == "compile" and caller == "ast":
+            return True
+        if caller != codegen.__name__:
+            return False
+        if event == "compile":
+            source, filename = args[0], args[1]
+            text = source.decode() if isinstance(source, bytes) else source
+            if filename != codegen.FILENAME or not isinstance(text, str) or generated_source_problems(text):
+                return False
+            self.generated.append(text)
+            return True
+        return event == "function.__new__" and args[0].co_filename == codegen.FILENAME
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if self.armed and event.startswith(FORBIDDEN_EVENTS):
+        if self.armed and event.startswith(FORBIDDEN_EVENTS) and not self.allowed(event, args):
             self.events.append(f"{event} {args!r:.120}")
 
     def tripped(self, name: str) -> Any:
@@ -227,6 +277,7 @@ def tripwires(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Tripw
 
     load_policy(BASE.parent)  # warm up: first-time imports are legitimate
     _TRIPWIRES.events.clear()
+    _TRIPWIRES.generated.clear()
     monkeypatch.setattr(builtins, "eval", _TRIPWIRES.tripped("eval"))
     monkeypatch.setattr(builtins, "exec", _TRIPWIRES.tripped("exec"))
     monkeypatch.setattr(builtins, "__import__", guarded_import)
@@ -263,6 +314,23 @@ def test_sentinel_and_tripwires_do_fire(tmp_path: Path, tripwires: Tripwires) ->
         eval("1")
     assert tripwires.events[:2] == [f"import {SENTINEL_MODULE}", "builtins.eval called"]
     tripwires.events.clear()
+    # Code made anywhere but the generator is caught, even under the generator's file name.
+    compile("1", "<string>", "eval")
+    compile("_c0", codegen.FILENAME, "eval")
+    assert [event.split()[0] for event in tripwires.events] == ["compile", "compile"]
+    tripwires.events.clear()
+
+
+def test_generator_refuses_source_it_could_not_have_made() -> None:
+    for fragment in ("{} = 'x'", "{} = 1", "{} = open", "{} = {}.__class__"):
+        source = codegen.Source()
+        source.line(0, "def {}({}):", source.name("r"), source.name("a"))
+        source.line(1, fragment, source.name("v"), source.name("v"))
+        with pytest.raises(codegen.UnsafeSource):
+            source.build("_r0")
+        assert generated_source_problems("\n".join(source.lines))  # the test's own check agrees
+    with pytest.raises(codegen.UnsafeSource):
+        codegen.Source().line(0, "{} = 1", "os")  # only made names fill a fragment
 
 
 def test_code_in_text_is_only_text(tmp_path: Path, tripwires: Tripwires) -> None:
@@ -285,6 +353,19 @@ def test_code_in_text_is_only_text(tmp_path: Path, tripwires: Tripwires) -> None
     snapshot["case_id"] = SENTINEL_MODULE
     assert "send_delinquency_notice" in [a.action for a in policy.evaluate(snapshot).actions]
     assert tripwires.events == []
+    # The snapshot reader was generated while armed: its source has no token of the policy's text.
+    assert tripwires.generated, "no generated source was seen: the check above proved nothing"
+    schema = policy.case_schema.source
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path.read_text(encoding="utf-8")))
+    for field_path, located in schema.fields.items():
+        words.update(field_path.split("."))
+        words.update(located.item.choices or ())
+        words.update((located.item.items or {}).keys())
+    for source in tripwires.generated:
+        assert generated_source_problems(source) == []
+        tokens = {t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)}
+        assert not {t for t in tokens if not keyword.iskeyword(t)} & words
+        assert OS not in source and SENTINEL_MODULE not in source and "case_id" not in source
 
 
 def test_all_problems_are_reported_in_one_pass(tmp_path: Path, tripwires: Tripwires) -> None:

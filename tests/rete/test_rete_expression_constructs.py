@@ -67,6 +67,15 @@ rules:
       - (paying_parent.incarcerated if arrears.family_owed > 1000 else None)
     action: review_order
     cite: [{source: src}]
+  - id: choice-under-and
+    kind: threshold
+    title: A choice under `and`
+    summary: Not None when the choice is (False and None is False), so it is not split.
+    when: >-
+      (paying_parent.incarcerated and (paying_parent.military_active_duty
+      if paying_parent.expected_release > as_of else None)) == False
+    action: refer_for_contempt
+    cite: [{source: src}]
   - id: licenses
     kind: threshold
     title: License tests
@@ -122,6 +131,8 @@ def test_none_tests_are_native_and_the_rest_precomputed_with_a_reason(policy_pat
         "something other than a case date",
         'any_of(paying_parent.licenses, type in ["driver", "professional"] or status == "suspended")': OR_ACROSS,
         'any_of(paying_parent.licenses, type == "professional" and status != "none")': OR_ACROSS,
+        "(paying_parent.incarcerated and (paying_parent.military_active_duty if paying_parent.expected_release"
+        " > as_of else None)) == False": "a conditional expression (x if c else y)",
     }
     assert network.native_conditions["licenses"] == [
         'any_of(paying_parent.licenses, type == "driver" and status == "active")',

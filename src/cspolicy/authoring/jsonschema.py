@@ -20,6 +20,7 @@ from cspolicy.engine.caseschema import CaseSchema
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.source.caseschema import CaseSchemaFile, FieldDoc
 from cspolicy.source.documents import PolicyFile
+from cspolicy.source.translations import PolicyCatalogue, SchemaCatalogue
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 KINDS: dict[str, type[BaseModel]] = {
@@ -27,12 +28,16 @@ KINDS: dict[str, type[BaseModel]] = {
     "snapshot": CaseSnapshot,  # the default case schema's model, child-support/v1
     "test": TestFile,
     "case-schema": CaseSchemaFile,
+    "translation": PolicyCatalogue,
+    "schema-translation": SchemaCatalogue,
 }
 TITLES = {
     "policy": "cspolicy policy file",
     "snapshot": "cspolicy case snapshot (v1)",
     "test": "cspolicy YAML policy test file (*.test.yaml)",
     "case-schema": "cspolicy case schema (the fields and derived facts of a case)",
+    "translation": "cspolicy translation catalogue of a policy set (policy.es.yaml)",
+    "schema-translation": "cspolicy translation catalogue of a case schema (v2.es.yaml)",
 }
 
 

@@ -8,15 +8,17 @@ with the layout of the case schema (child-support/v1 unless a layout is given).
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from cspolicy.caseload.arrowjson import Nested, arrow_decode, arrow_flat, nested_layout
 from cspolicy.caseload.tables import Layout, RowError, layout_for
 from cspolicy.engine.snapshot import CaseSnapshot
 
@@ -186,65 +188,22 @@ def _ipc_batches(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
 
 
 def _jsonl_tables(path: Path, batch_size: int, layout: Layout) -> Iterator[pl.DataFrame]:
-    """JSON Lines of nested snapshots, parsed columnar (polars' JSON decoder with the layout's
-    nested schema, every value as text, then unnested to dotted names). A line the columnar
-    parse could get wrong is read line by line as before (`_jsonl_row`), in its place: a line
-    that is not a JSON object or not valid JSON, one with a number of 16 or more digits or an
-    exponent (the decoder goes through binary floats, exact only to 15 digits), or one whose
-    count of keys with a value differs from what the decoder kept (an unknown field, a
-    duplicate key, an object where a value belongs)."""
-    lines: list[str] = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
+    """JSON Lines of nested snapshots, parsed columnar: each block of lines by pyarrow's strict
+    reader at once, which rejects every line the line checks guard against (an unknown or
+    twice-given key, an object or a number where text belongs, a line that is not one JSON
+    object), so a block it takes reads exactly as line by line. A block it rejects goes through
+    `_jsonl_frames`: polars' decoder, and the lines it could get wrong (numbers of 16+ digits
+    or with an exponent, a count of keys differing from what it kept) line by line."""
+    nested = nested_layout(layout)
+    with path.open("rb") as handle:
+        while block := list(itertools.islice(handle, batch_size)):
+            whole = arrow_flat(b"".join(block) + b"\n", sum(1 for line in block if line.strip()), nested)
+            if whole is not None:
+                yield whole
                 continue
-            lines.append(line)
-            if len(lines) >= batch_size:
-                yield from _jsonl_frames(lines, layout)
-                lines = []
-    if lines:
-        yield from _jsonl_frames(lines, layout)
-
-
-@dataclass
-class _Nested:
-    """A layout's nested snapshot type (every scalar as text) and its pyarrow reading schema."""
-
-    layout: Layout
-    dtype: pl.Struct
-    arrow: Any = None
-
-
-_NESTED: dict[int, _Nested] = {}
-
-
-def _nested(layout: Layout) -> _Nested:
-    found = _NESTED.get(id(layout))
-    if found is None or found.layout is not layout:
-        found = _NESTED[id(layout)] = _Nested(layout, _nested_dtype(layout))
-    return found
-
-
-def _nested_dtype(layout: Layout) -> pl.Struct:
-    """The flat layout as the nested snapshot it came from, every scalar as text."""
-    tree: dict[str, Any] = {}
-    for name in layout.scalars:
-        *parents, leaf = name.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = pl.String()
-    for name, items in layout.lists.items():
-        *parents, leaf = name.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = pl.List(pl.Struct(dict.fromkeys(items, pl.String())))
-
-    def build(node: dict[str, Any]) -> pl.Struct:
-        return pl.Struct({k: build(v) if isinstance(v, dict) else v for k, v in node.items()})
-
-    return build(tree)
+            text = io.TextIOWrapper(io.BytesIO(b"".join(block)), encoding="utf-8")  # newlines as before
+            lines = [line for line in text if line.strip()]
+            yield from _jsonl_frames(lines, layout)
 
 
 # a key whose value is not null ("key": followed by anything but `null`)
@@ -272,10 +231,10 @@ def _kept(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return expr.is_not_null().cast(pl.Int64)
 
 
-def _decode(lines: pl.Series, nested: _Nested) -> pl.DataFrame | None:
+def _decode(lines: pl.Series, nested: Nested) -> pl.DataFrame | None:
     """The lines decoded to the nested layout (a struct column `s`) with the keys kept per
     line (`kept`), or None when the decoder rejects one of them."""
-    frame = _arrow_decode(lines, nested)
+    frame = arrow_decode(lines, nested)
     if frame is None:
         try:
             frame = lines.str.json_decode(nested.dtype).alias("s").to_frame()
@@ -286,55 +245,7 @@ def _decode(lines: pl.Series, nested: _Nested) -> pl.DataFrame | None:
     )  # not the line
 
 
-def _arrow_schema(dtype: pl.DataType, layout: Layout) -> Any:
-    """The nested layout for pyarrow's JSON reader: yes/no fields as booleans, all else text."""
-    import pyarrow as pa
-
-    def arrow(name: str, inner: Any, path: str) -> Any:
-        if isinstance(inner, pl.Struct):
-            return pa.struct(
-                [pa.field(f.name, arrow(f.name, f.dtype, f"{path}{f.name}.")) for f in inner.fields]
-            )
-        if isinstance(inner, pl.List):
-            items = layout.lists[path.rstrip(".")]
-            return pa.list_(pa.struct([pa.field(k, _arrow_leaf(c.kind)) for k, c in items.items()]))
-        column = layout.scalars.get(path.rstrip("."))
-        return _arrow_leaf(column.kind if column else "text")
-
-    assert isinstance(dtype, pl.Struct)
-    return pa.schema([pa.field(f.name, arrow(f.name, f.dtype, f"{f.name}.")) for f in dtype.fields])
-
-
-def _arrow_leaf(kind: str) -> Any:
-    import pyarrow as pa
-
-    return pa.bool_() if kind == "bool" else pa.string()
-
-
-def _arrow_decode(lines: pl.Series, nested: _Nested) -> pl.DataFrame | None:
-    """pyarrow's JSON reader on the lines (several times faster than polars' decoder), strict:
-    any number where text is expected, text where yes/no is, or an unknown field rejects the
-    whole part (None), which polars' decoder then reads."""
-    import pyarrow as pa
-    import pyarrow.json as pajson
-
-    if nested.arrow is None:
-        nested.arrow = _arrow_schema(nested.dtype, nested.layout)
-    data = ("\n".join(lines.to_list()) + "\n").encode("utf-8")
-    options = pajson.ParseOptions(explicit_schema=nested.arrow, unexpected_field_behavior="error")
-    try:
-        table = pajson.read_json(pa.BufferReader(data), parse_options=options)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if table.num_rows != lines.len():
-        return None
-    flat = pl.from_arrow(table)
-    assert isinstance(flat, pl.DataFrame)
-    decoded = flat.select(pl.struct(flat.columns).alias("s"))
-    return decoded.cast({"s": nested.dtype})  # yes/no back to the text the layout reads
-
-
-def _columnar(lines: pl.Series, nested: _Nested) -> list[tuple[pl.DataFrame | None, list[int]]]:
+def _columnar(lines: pl.Series, nested: Nested) -> list[tuple[pl.DataFrame | None, list[int]]]:
     """Decode `lines`: parts of (decoded frame or None, positions), halving a part the decoder
     rejects until the rejected lines are single (read line by line)."""
     positions = list(range(lines.len()))
@@ -372,6 +283,8 @@ def _jsonl_frames(raw: list[str], layout: Layout | None = None) -> Iterator[pl.D
     """One chunk of JSON Lines as raw tables, in line order: runs of lines parsed columnar and
     runs read line by line (their columns differ, so they are separate tables)."""
     lines = pl.Series("line", raw, dtype=pl.String).str.strip_chars()
+    layout = layout or layout_for()
+    nested = nested_layout(layout)
     plain = (
         lines.str.starts_with("{") & lines.str.ends_with("}") & ~lines.str.contains(_LONG_NUMBER)
     ).to_list()
@@ -379,8 +292,6 @@ def _jsonl_frames(raw: list[str], layout: Layout | None = None) -> Iterator[pl.D
     fast = [i for i, ok in enumerate(plain) if ok]
     columnar = [False] * len(raw)
     pieces: list[pl.DataFrame] = []
-    layout = layout or layout_for()
-    nested = _nested(layout)
     for decoded, where in _columnar(lines.gather(fast), nested) if fast else []:
         if decoded is None:
             continue

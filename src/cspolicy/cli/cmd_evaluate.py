@@ -6,7 +6,9 @@ import argparse
 import datetime as dt
 import json
 
-from cspolicy.cli.output import print_decision, print_error, write_json
+from rich.markup import escape
+
+from cspolicy.cli.output import console, print_decision, print_error, write_json
 from cspolicy.diagnostics import CSPolicyError
 from cspolicy.engine.versions import PolicyVersions
 
@@ -17,6 +19,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--policy", required=True, help="policy directory or file")
     parser.add_argument("--as-of", help="evaluate as of this date instead of each snapshot's own")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--lang",
+        choices=["en", "es"],
+        default="en",
+        help="language of the text explanation (es: from the policy's Spanish catalogues; JSON stays English)",
+    )
     parser.add_argument("--store", metavar="URL", help="save each decision to this decision store")
     parser.set_defaults(handler=run)
 
@@ -48,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.format == "json":
             outputs.append(json.loads(decision.to_json()))
+        elif args.lang != "en":
+            try:
+                console.print(escape(decision.to_text(args.lang)))
+            except CSPolicyError as exc:  # a missing translation: located, never a traceback
+                print_error(exc)
+                status = 1
         else:
             print_decision(decision)
     if args.format == "json":

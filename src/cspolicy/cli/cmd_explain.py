@@ -14,13 +14,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("case", metavar="CASE", help="snapshot file (YAML or JSON)")
     parser.add_argument("--policy", required=True, help="policy directory or file")
     parser.add_argument("--rule", required=True, help="rule id")
+    parser.add_argument("--lang", choices=["en", "es"], default="en", help="language of the explanation")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         decision = PolicyVersions(args.policy).evaluate(args.case)
-        answer = decision.why_not(args.rule)
+        answer = decision.why_not(args.rule, lang=args.lang)
     except CSPolicyError as exc:
         print_error(exc)
         return 1

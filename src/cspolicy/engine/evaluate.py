@@ -13,6 +13,7 @@ Rule outcome semantics (every back end follows them):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from cspolicy.engine.compiler import CompiledCondition, CompiledPolicy
@@ -20,6 +21,7 @@ from cspolicy.engine.outcomes import CaseOutcome
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.expressions import DivisionByZero
 from cspolicy.expressions.closures import Context, Fn
+from cspolicy.expressions.codegen import Expressions, Source
 
 
 class ReferenceBackend:
@@ -54,14 +56,15 @@ class ReferenceBackend:
             for rule_id in order
             if not rules[rule_id].is_hold and rules[rule_id].rule.requires
         )
+        self.settle = _generate(policy, order, uses)
 
     def outcome(self, snapshot: CaseSnapshot) -> CaseOutcome:
         """Decide one case: which rules apply, are held, wait."""
         return self.decide(CaseOutcome.undecided(self.policy, snapshot))
 
-    def decide(self, outcome: CaseOutcome) -> CaseOutcome:
-        """Fill an undecided outcome: which rules apply, are held, wait."""
-        context, applies, held_by = outcome.context, outcome.applies, outcome.held_by
+    def applies_by_closures(self, outcome: CaseOutcome) -> dict[str, bool]:
+        """Which rules apply, by the condition closures: what the generated `settle` computes."""
+        context, applies = outcome.context, outcome.applies
         for rule_id, when, unless in self.steps:
             try:
                 result = True
@@ -77,6 +80,12 @@ class ReferenceBackend:
             except (DivisionByZero, KeyError):
                 result = _located_error(outcome, rule_id)
             applies[rule_id] = result
+        return applies
+
+    def decide(self, outcome: CaseOutcome) -> CaseOutcome:
+        """Fill an undecided outcome: which rules apply, are held, wait."""
+        context, applies, held_by = outcome.context, outcome.applies, outcome.held_by
+        self.settle(outcome, applies, context, context.facts, context.params, context.derive)
         for hold_id, targets in self.holds:
             if applies[hold_id] and hold_id not in held_by:
                 for target in targets:
@@ -114,3 +123,45 @@ def _located_error(outcome: CaseOutcome, rule_id: str) -> bool:
     return all(outcome.run(c, rule) is True for c in rule.when) and all(
         outcome.run(c, rule) is not True for c in rule.unless
     )
+
+
+def _generate(policy: CompiledPolicy, order: list[str], uses: Counter[str]) -> Callable[..., None]:
+    """One generated function settling which rules apply (as `applies_by_closures`): each rule's
+    conditions inline (cspolicy.expressions.codegen), a condition shared by rules computed once."""
+    src = Source()
+    outcome, applies, context, facts, params, derive = (src.name("a") for _ in range(6))
+    expressions = Expressions(src, facts, params, derive, context)
+    unset, failed, located = (
+        src.const(_UNSET),
+        src.const((DivisionByZero, KeyError)),
+        src.const(_located_error),
+    )
+    shared: dict[str, str] = {}
+    src.line(
+        0, "def {}({}, {}, {}, {}, {}, {}):", src.name("r"), outcome, applies, context, facts, params, derive
+    )
+    for text in uses:
+        if uses[text] > 1:
+            shared[text] = src.name("w")
+            src.line(1, "{} = {}", shared[text], unset)
+
+    def condition(c: CompiledCondition) -> str:
+        code = expressions(c.node)
+        memo = shared.get(c.text)
+        return code if memo is None else f"({memo} if {memo} is not {unset} else ({memo} := {code}))"
+
+    for rule_id in order:
+        rule, result = policy.rules[rule_id], src.name("v")
+        tests = [f"{condition(c)} is not True" for c in rule.when] + [
+            f"{condition(c)} is True" for c in rule.unless
+        ]
+        src.line(1, "try:")
+        src.line(2, "{} = True", result)
+        for number, test in enumerate(tests):
+            src.line(2, ("if " if number == 0 else "elif ") + test + ":")
+            src.line(3, "{} = False", result)
+        src.line(1, "except {}:", failed)
+        src.line(2, "{} = {}({}, {})", result, located, outcome, src.const(rule_id))
+        src.line(1, "{}[{}] = {}", applies, src.const(rule_id), result)
+    src.line(1, "return None")
+    return src.build("_r0")

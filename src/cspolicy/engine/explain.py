@@ -52,6 +52,9 @@ class Explainer:
         self.waiting_for = outcome.waiting_for
         self.run = outcome.run
         self.cache = self.policy.explain_cache
+        # Sentences said for this case, by (expression, truth): a condition shared by rules and a
+        # derived value read by several traces are said once (the values are the case's own).
+        self._said: dict[tuple[int, bool | None], str] = {}
 
     # -- explanations -----------------------------------------------------------------------
     def _reads(self, expression: CompiledExpression) -> tuple[tuple[str, str, str], ...]:
@@ -121,7 +124,17 @@ class Explainer:
         self, expression: CompiledExpression, values: dict[str, Any], truth: bool | None = True
     ) -> str:
         """The plain-language sentence for `expression` with this case's values, said as true
-        (`truth=True`, also for a value that is not yes/no), as false, or as unknown (None)."""
+        (`truth=True`, also for a value that is not yes/no), as false, or as unknown (None).
+        `values` are the case's values of what it reads (`values(expression)`), so the sentence
+        is said once per case and truth."""
+        said = self._said.get((id(expression), truth))
+        if said is None:
+            said = self._said[id(expression), truth] = self._explain_text(expression, values, truth)
+        return said
+
+    def _explain_text(
+        self, expression: CompiledExpression, values: dict[str, Any], truth: bool | None
+    ) -> str:
         parts = self._parts(expression) if truth is not None else ()
         found = tuple(self._value(fn) for _, fn in parts)
         key = (id(expression), truth, found)

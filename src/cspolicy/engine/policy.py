@@ -157,9 +157,11 @@ class PolicySet:
 
         return evaluate_frame(self, frame, layout=layout)
 
-    def why_not(self, snapshot: CaseSnapshot | dict[str, Any] | str | Path, rule_id: str) -> WhyNot:
-        """Explain why `rule_id` did or did not lead to its action for this case."""
-        return self.evaluate(snapshot).why_not(rule_id)
+    def why_not(
+        self, snapshot: CaseSnapshot | dict[str, Any] | str | Path, rule_id: str, lang: str = "en"
+    ) -> WhyNot:
+        """Explain why `rule_id` did or did not lead to its action for this case (in `lang`)."""
+        return self.evaluate(snapshot).why_not(rule_id, lang=lang)
 
     def check_jurisdiction(self, case: CaseSnapshot) -> None:
         """A state policy evaluates only that state's cases (a `US` policy takes any state)."""

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from cspolicy.expressions.codegen import Source
 from cspolicy.source.caseschema import CaseSchemaSource, FieldDoc, FieldType
 
 Reader = Callable[[Any], dict[str, Any] | None]
@@ -157,9 +158,21 @@ def _list(doc: FieldDoc) -> Callable[[Any], list[dict[str, Any]]]:
 def compile_reader(source: CaseSchemaSource) -> Reader:
     """The fast reader of one schema: snapshot data → its facts (fields only), or None.
 
-    Built once per schema from closures, one per field, each specialised to its field's kind
-    (no code is generated: the schema's names and values stay data).
+    Built once per schema as one straight-line generated function (cspolicy.expressions.codegen:
+    every key, path, choice and converter is a constant of its namespace, never source text).
     """
+    tree: dict[str, Any] = {}
+    for path, located in source.fields.items():
+        node = tree
+        *groups, last = path.split(".")
+        for group in groups:
+            node = node.setdefault(group, {})
+        node[last] = (path, located.item)
+    return _generate(tree, list(source.fields))
+
+
+def compile_closure_reader(source: CaseSchemaSource) -> Reader:
+    """The same reader built from closures, one per field (the generated one's reference in tests)."""
     tree: dict[str, Any] = {}
     for path, located in source.fields.items():
         node = tree
@@ -282,3 +295,134 @@ def _has_required(tree: dict[str, Any]) -> bool:
     return any(
         entry[1].required if isinstance(entry, tuple) else _has_required(entry) for entry in tree.values()
     )
+
+
+def _generate(tree: dict[str, Any], order: list[str]) -> Reader:
+    """One generated function reading the whole snapshot: the closures' checks, straight-line."""
+    src = Source()
+    unsure, missing, cls = src.const(_Unsure), src.const(_MISSING), src.const(type)
+    values: dict[str, str] = {}  # path → the local holding its value
+    data = src.name("a")
+    src.line(0, "def {}({}):", src.name("r"), data)
+    src.line(1, "try:")
+
+    def group(local: str, subtree: dict[str, Any], depth: int) -> None:
+        src.line(
+            depth,
+            "if {}({}) is not {} or not {}.issuperset({}):",
+            cls,
+            local,
+            src.const(dict),
+            src.const(frozenset(subtree)),
+            local,
+        )
+        src.line(depth + 1, "raise {}", unsure)
+        get = src.name("g")
+        src.line(depth, "{} = {}.get", get, local)
+        for key, entry in subtree.items():
+            if isinstance(entry, tuple):
+                path, doc = entry
+                value = values[path] = src.name("v")
+                field(get, src.const(key), value, doc, depth)
+            else:
+                inner = src.name("s")
+                src.line(depth, "{} = {}({}, {})", inner, get, src.const(key), missing)
+                src.line(depth, "if {} is {}:", inner, missing)
+                if _has_required(entry):
+                    src.line(depth + 1, "raise {}", unsure)
+                else:
+                    src.line(depth + 1, "{} = {{}}", inner)
+                group(inner, entry, depth)
+
+    def field(get: str, key: str, value: str, doc: FieldDoc, depth: int) -> None:
+        absent, optional, kind = _missing(doc), doc.optional, doc.type
+        if kind is FieldType.CHOICE:
+            src.line(depth, "{} = {}({}, {})", value, get, key, src.const(absent))
+            src.line(
+                depth,
+                "if not ({}({}) is {} and {} in {}):",
+                cls,
+                value,
+                src.const(str),
+                value,
+                src.const(frozenset(doc.choices or ())),
+            )
+            ok = " and {} is not None" if optional else ""
+            src.line(
+                depth + 1,
+                "if {} is {} or {} is not {}" + ok + ":",
+                *(value, missing, value, src.const(absent)),
+                *((value,) if optional else ()),
+            )
+            src.line(depth + 2, "raise {}", unsure)
+        elif kind is FieldType.BOOL:
+            src.line(depth, "{} = {}({}, {})", value, get, key, src.const(absent))
+            src.line(depth, "if {} is not True and {} is not False:", value, value)
+            if optional:
+                src.line(depth + 1, "if {} is {} or {} is not None:", value, missing, value)
+                src.line(depth + 2, "raise {}", unsure)
+            else:
+                src.line(depth + 1, "raise {}", unsure)
+        else:
+            src.line(depth, "{} = {}({}, {})", value, get, key, missing)
+            src.line(depth, "if {} is {}:", value, missing)
+            if absent is _MISSING:
+                src.line(depth + 1, "raise {}", unsure)
+            elif absent is _EMPTY_LIST:
+                src.line(depth + 1, "{} = []", value)
+            else:
+                src.line(depth + 1, "{} = {}", value, src.const(absent))
+            if optional:
+                src.line(depth, "elif {} is not None:", value)
+            else:
+                src.line(depth, "else:")
+            convert(value, doc, depth + 1)
+
+    def convert(value: str, doc: FieldDoc, depth: int) -> None:
+        kind = doc.type
+        if kind is FieldType.LIST:
+            items, entry, item_get = src.name("l"), src.name("e"), src.name("h")
+            fields = doc.items or {}
+            src.line(depth, "if {}({}) is not {}:", cls, value, src.const(list))
+            src.line(depth + 1, "raise {}", unsure)
+            src.line(depth, "{} = []", items)
+            src.line(depth, "for {} in {}:", entry, value)
+            src.line(
+                depth + 1,
+                "if {}({}) is not {} or not {}.issuperset({}):",
+                *(cls, entry, src.const(dict), src.const(frozenset(fields)), entry),
+            )
+            src.line(depth + 2, "raise {}", unsure)
+            src.line(depth + 1, "{} = {}.get", item_get, entry)
+            pairs = []
+            for name, item in fields.items():
+                local = src.name("v")
+                field(item_get, src.const(name), local, item, depth + 1)
+                pairs += [src.const(name), local]
+            src.line(depth + 1, "{}.append({{" + ", ".join("{}: {}" for _ in fields) + "}})", items, *pairs)
+            src.line(depth, "{} = {}", value, items)
+        elif kind in (
+            FieldType.MONEY,
+            FieldType.NUMBER,
+        ):  # the common plain amount inline, else the converter
+            src.line(
+                depth,
+                "if {}({}) is {} and {}({}) is not None:",
+                cls,
+                value,
+                src.const(str),
+                src.const(_AMOUNT.fullmatch),
+                value,
+            )
+            src.line(depth + 1, "{} = {}({})", value, src.const(Decimal), value)
+            src.line(depth, "else:")
+            src.line(depth + 1, "{} = {}({})", value, src.const(_convert(doc)), value)
+        else:
+            src.line(depth, "{} = {}({})", value, src.const(_convert(doc)), value)
+
+    group(data, tree, 2)
+    src.line(1, "except {}:", unsure)
+    src.line(2, "return None")
+    pairs = [(src.const(path), values[path]) for path in order]
+    src.line(1, "return {{" + ", ".join("{}: {}" for _ in pairs) + "}}", *(n for pair in pairs for n in pair))
+    return src.build("_r0")

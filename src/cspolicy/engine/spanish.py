@@ -133,8 +133,9 @@ class SpanishExplainer(Explainer):
         for condition in rule.when:
             try:
                 trace = self.trace(condition, rule)
-            except EvaluationError as exc:
-                text = message("why.failed", problem=exc.problem.message)
+            except EvaluationError as exc:  # said as unknown, with the code that tells why
+                sentence = SpanishRenderer(self.texts).render(condition.node, None)
+                text = message("why.failed", sentence=sentence, code=exc.problem.code.value)
                 failed.append(ConditionTrace(expr=condition.text, result=None, text=text))
                 continue
             if trace.result is not True:

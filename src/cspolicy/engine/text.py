@@ -9,6 +9,7 @@ catalogue; law titles are the sources' own (proper names of statutes and rules, 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,9 @@ class _Words:
         if isinstance(value, str) and type_ in (Type.MONEY, Type.NUMBER, Type.INTEGER):
             with contextlib.suppress(InvalidOperation):
                 value = Decimal(value)
+        elif isinstance(value, str) and type_ is Type.DATE:  # outputs hold JSON values: ISO dates
+            with contextlib.suppress(ValueError):
+                value = dt.date.fromisoformat(value)
         if self.spanish is None:
             return name, format_value(value, type_)
         said = self.spanish.translation.rules[rule.id].outputs.get(name, name)

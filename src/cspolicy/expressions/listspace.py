@@ -261,7 +261,7 @@ def _units(value: pl.Expr, type_: Type, scale: int) -> pl.Expr:
 
 def units_of(type_: Type) -> pl.DataType:
     """The integer type `_units` gives a value of `type_`."""
-    return DAYS if type_ is Type.DATE else UNITS
+    return DAYS() if type_ is Type.DATE else UNITS()
 
 
 def _from_units(units: pl.Expr, type_: Type, scale: int) -> pl.Expr:

@@ -8,6 +8,7 @@ the catalogues where they are named. The keys mirror the English renderer's sent
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MESSAGES: dict[str, str] = {
@@ -26,8 +27,8 @@ MESSAGES: dict[str, str] = {
     "join.and": " y ",
     "join.or": " o ",
     "is": "{subject} es {value}",
-    "known.yes": "{subject} se conoce",
-    "known.no": "{subject} no se conoce",
+    "known.yes": "hay dato de {subject}",
+    "known.no": "no hay dato de {subject}",
     "taken.yes": "ya se tomó la acción «{action}»",
     "taken.no": "todavía no se tomó la acción «{action}»",
     "same_month.yes": "{a} es del mismo mes que {b}",
@@ -104,8 +105,8 @@ MESSAGES: dict[str, str] = {
     "call.other": "{function} de {values}",
     "extreme.2.max": "{a} o {b}, lo que sea mayor",
     "extreme.2.min": "{a} o {b}, lo que sea menor",
-    "extreme.2.later": "{a} o {b}, la fecha que sea más tarde",
-    "extreme.2.earlier": "{a} o {b}, la fecha que sea más temprano",
+    "extreme.2.later": "{a} o {b}, la que sea más tardía",
+    "extreme.2.earlier": "{a} o {b}, la que sea más temprana",
     "extreme.many.max": "el mayor de estos valores: {values}",
     "extreme.many.min": "el menor de estos valores: {values}",
     "extreme.many.later": "la más tardía de estas fechas: {values}",
@@ -127,7 +128,7 @@ MESSAGES: dict[str, str] = {
     "why.held": "{title}: corresponde, pero está en pausa por «{hold}»",
     "why.waiting": "{title}: corresponde, pero antes hay que tomar la acción {actions}",
     "why.recommended": "{title}: se recomienda",
-    "why.failed": "no se pudo evaluar: {problem}",
+    "why.failed": "no se pudo evaluar: {sentence} ({code})",
     # a decision as text (Decision.to_text)
     "text.header": "Caso {case} · fecha del caso: {as_of} · política {policy} {version}",
     "text.nothing": "No se recomienda ninguna acción: ninguna regla se aplica a este caso.",
@@ -144,6 +145,40 @@ MESSAGES: dict[str, str] = {
 }
 
 
+_PLURAL_WORDS = {
+    " es ": " son ",
+    "mayor": "mayores",
+    "menor": "menores",
+    "igual": "iguales",
+    "posterior": "posteriores",
+    "anterior": "anteriores",
+}
+
+
+def _plural(template: str) -> str:
+    for singular, plural in _PLURAL_WORDS.items():
+        template = template.replace(singular, plural)
+    return template
+
+
+# A plural subject ("los días desde el último pago") takes a plural verb and adjectives:
+# "{left} son mayores que {right}". Each `KEY.pl` is KEY with the words above made plural.
+MESSAGES.update(
+    {
+        f"{key}.pl": _plural(text)
+        for key, text in list(MESSAGES.items())
+        if key.startswith(("compare.", "date.", "in.")) or key == "is"
+    }
+)
+
+_CONTRACTIONS = re.compile(r"\b(a|de) el\b")
+
+
+def contract(text: str) -> str:
+    """Spanish contractions once the slots are filled: 'a el' → 'al', 'de el' → 'del'."""
+    return _CONTRACTIONS.sub(lambda m: "al" if m.group(1) == "a" else "del", text)
+
+
 def message(key: str, /, **slots: Any) -> str:
-    """The template `key` filled with `slots`."""
-    return MESSAGES[key].format(**slots)
+    """The template `key` filled with `slots` (with 'a el', 'de el' contracted)."""
+    return contract(MESSAGES[key].format(**slots))

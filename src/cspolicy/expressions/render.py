@@ -306,10 +306,17 @@ class Renderer:
         if isinstance(node, Aggregate):
             return self._aggregate(node)
         if isinstance(node, Conditional):
+            # Rendered in reading order (then, test, otherwise): a template fills its slots so.
+            then = (
+                "nothing"
+                if isinstance(node.then, Literal) and node.then.value is None
+                else self._wrap(node.then)
+            )
             test = self._render(node.test)
-            then, otherwise = (
-                "nothing" if isinstance(part, Literal) and part.value is None else self._wrap(part)
-                for part in (node.then, node.otherwise)
+            otherwise = (
+                "nothing"
+                if isinstance(node.otherwise, Literal) and node.otherwise.value is None
+                else self._wrap(node.otherwise)
             )
             return f"{then} if {test}, otherwise {otherwise}"
         if isinstance(node, Lookup):

@@ -9,16 +9,13 @@ name comes from the translation catalogues (`policy.es.yaml`, `v2.es.yaml`,
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from cspolicy.expressions.formatting import format_money
-from cspolicy.expressions.locales import long_date, number
-from cspolicy.expressions.messages_es import MESSAGES, message
+from cspolicy.expressions.locales import number
+from cspolicy.expressions.messages_es import MESSAGES, contract, message
 from cspolicy.expressions.nodes import (
     Aggregate,
     Binary,
@@ -36,101 +33,11 @@ from cspolicy.expressions.nodes import (
     Unary,
 )
 from cspolicy.expressions.render import Renderer
-from cspolicy.expressions.types import FieldSpec, Type
-from cspolicy.source.translations import ActionText, FieldText, TermText
-
-_CONTRACTIONS = re.compile(r"\b(a|de) el\b")
-
-
-def contract(text: str) -> str:
-    """Spanish contractions: 'a el' → 'al', 'de el' → 'del'."""
-    return _CONTRACTIONS.sub(lambda m: "al" if m.group(1) == "a" else "del", text)
-
-
-def format_value_es(value: Any, type_: Type) -> str:
-    """A value as a Spanish reader sees it: $3,120.00, 3 de marzo de 2025, sí/no, 'sin dato'."""
-    if value is None:
-        return MESSAGES["value.none"]
-    if isinstance(value, bool):
-        return MESSAGES["value.yes"] if value else MESSAGES["value.no"]
-    if isinstance(value, dt.date):
-        return long_date(value, "es")
-    if isinstance(value, Mapping):
-        return "; ".join(f"{key}: {format_value_es(entry, type_)}" for key, entry in value.items())
-    if isinstance(value, list | tuple):
-        return message("value.items", count=number(len(value), "es"), s="s" if len(value) != 1 else "")
-    if isinstance(value, int | Decimal) and type_ is Type.MONEY:
-        return format_money(Decimal(value))
-    if isinstance(value, int | Decimal):
-        return number(value, "es")
-    return str(value)
-
-
-@dataclass
-class SpanishTexts:
-    """The Spanish words of one policy: labels of parameters, derived values, fields and list
-    items (by the item's FieldSpec), and the action codes."""
-
-    params: Mapping[str, TermText] = field(default_factory=dict)
-    derived: Mapping[str, TermText] = field(default_factory=dict)
-    fields: Mapping[str, FieldText] = field(default_factory=dict)
-    facts: Mapping[str, TermText] = field(default_factory=dict)  # the case schema's derived facts
-    items: Mapping[int, FieldText] = field(default_factory=dict)  # id(item FieldSpec) → its texts
-    actions: Mapping[str, ActionText] = field(default_factory=dict)
-
-    def text(self, node: Name) -> FieldText | TermText | None:
-        if node.kind == "param":
-            return self.params.get(node.key)
-        if node.kind == "derived":
-            return self.derived.get(node.key)
-        if node.kind == "item":
-            return self.items.get(id(node.spec)) if node.spec is not None else None
-        return self.fields.get(node.path) or self.facts.get(node.path)
-
-    def label(self, node: Name) -> str:
-        found = self.text(node)
-        if found is not None and found.label:
-            return found.label
-        return message("missing.label", name=node.path)  # only when `check --lang es` was not clean
-
-    def negative(self, node: Name) -> str:
-        found = self.text(node)
-        if found is not None and found.negative:
-            return found.negative
-        return message("sentence.not_true", sentence=self.label(node))
-
-    def absent(self, node: Node) -> str | None:
-        if not isinstance(node, Name):
-            return None
-        found = self.text(node)
-        spec = node.spec
-        if found is not None and found.absent and spec is not None and spec.absent:
-            return found.absent
-        return None
-
-    def choice(self, node: Node, value: str) -> str:
-        """A choice value in words: 'sin empleo' (quoted in sentences by the caller)."""
-        found = self.text(node) if isinstance(node, Name) else None
-        if isinstance(found, FieldText) and value in found.choices:
-            return found.choices[value]
-        return value.replace("_", " ")
-
-    def action(self, code: str) -> str:
-        found = self.actions.get(code)
-        return found.label if found is not None else code
-
-
-def item_texts(fields: Mapping[str, FieldSpec], texts: Mapping[str, FieldText]) -> dict[int, FieldText]:
-    """id(item FieldSpec) → its Spanish texts, for every list field of a case schema."""
-    found: dict[int, FieldText] = {}
-    for path, spec in fields.items():
-        list_text = texts.get(path)
-        if list_text is None:
-            continue
-        for name, item in spec.items.items():
-            if name in list_text.items:
-                found[id(item)] = list_text.items[name]
-    return found
+from cspolicy.expressions.spanishtexts import SpanishTexts as SpanishTexts
+from cspolicy.expressions.spanishtexts import format_value_es as format_value_es
+from cspolicy.expressions.spanishtexts import item_texts as item_texts
+from cspolicy.expressions.types import Type
+from cspolicy.source.translations import FieldText
 
 
 class SpanishRenderer(Renderer):
@@ -232,18 +139,21 @@ class SpanishRenderer(Renderer):
         left, right = node.left, node.right
         dated = left.type is Type.DATE and node.op not in ("==", "!=")
         key = f"{'date' if dated else 'compare'}.{'not.' if negated else ''}{node.op}"
-        return message(key, left=self._side(left, right), right=self._side(right, left))
+        subject = self._side(left, right)
+        if node.op == "==" and not negated and isinstance(left, Name) and _is_choice(left, right):
+            subject = self.texts.label(left)  # "… es «abierto»" already says the case's value
+        return message(_number_of(subject, key), left=subject, right=self._side(right, left))
 
     def _membership(self, node: Membership, negated: bool) -> str:
         subject = self._render(node.operand)
         values = [self._quoted_choice(node.operand, str(v)) for v in node.values]
         if node.negated != negated:
-            if len(values) <= 2:
-                return message(f"in.not.{len(values)}", subject=subject, values=values)
-            return message("in.not.many", subject=subject, values=_listed(values, "y"))
-        if len(values) <= 2:
-            return message("in.one", subject=subject, values=MESSAGES["join.or"].join(values))
-        return message("in.many", subject=subject, values=_listed(values, "o"))
+            key = f"in.not.{len(values)}" if len(values) <= 2 else "in.not.many"
+            said: Any = values if len(values) <= 2 else _listed(values, "y")
+        else:
+            key = "in.one" if len(values) <= 2 else "in.many"
+            said = MESSAGES["join.or"].join(values) if len(values) <= 2 else _listed(values, "o")
+        return message(_number_of(subject, key), subject=subject, values=said)
 
     def _quoted_choice(self, subject: Node, value: str) -> str:
         return f"«{self.texts.choice(subject, value)}»"
@@ -254,9 +164,14 @@ class SpanishRenderer(Renderer):
         if is_missing:
             absent = self.texts.absent(operand)
             return absent if absent is not None else message("known.no", subject=self._bare(operand))
-        if isinstance(operand, Name) and self.values is not None and operand.path in self.values:
+        if (
+            isinstance(operand, Name)
+            and self.values is not None
+            and self.values.get(operand.path) is not None
+        ):
             shown = self._value_of(operand, self.values[operand.path])
-            return message("is", subject=self.texts.label(operand), value=shown)
+            subject = self.texts.label(operand)
+            return message(_number_of(subject, "is"), subject=subject, value=shown)
         return message("known.yes", subject=self._bare(operand))
 
     def _bare(self, node: Node) -> str:
@@ -295,9 +210,9 @@ class SpanishRenderer(Renderer):
             if any(v in ("none", "no", "yes") for v in values):
                 return None
             if name.spec is None or not name.spec.choices:  # a code (an action) is said by its name
-                said = MESSAGES["join.or"].join(f"«{self.texts.action(v)}»" for v in values)
+                said = _listed([f"«{self.texts.action(v)}»" for v in values], "o")
             else:
-                said = MESSAGES["join.or"].join(_plural(self.texts.choice(name, v), plural) for v in values)
+                said = _listed([_plural(self.texts.choice(name, v), plural) for v in values], "o")
             (kinds if name.path in ("type", "kind", "action") else qualities).append(said)
         return kinds + qualities
 
@@ -486,6 +401,22 @@ class SpanishRenderer(Renderer):
 
 
 _UNSET = object()
+
+
+def _is_choice(left: Name, right: Node) -> bool:
+    """Whether `left == right` compares a choice field with one of its words."""
+    spec = left.spec
+    return (
+        spec is not None
+        and bool(spec.choices)
+        and isinstance(right, Literal)
+        and isinstance(right.value, str)
+    )
+
+
+def _number_of(subject: str, key: str) -> str:
+    """`key`, or its plural form for a plural subject ('los días … son mayores que')."""
+    return f"{key}.pl" if subject.startswith(("los ", "las ")) else key
 
 
 def _listed(items: list[str], joiner: str) -> str:

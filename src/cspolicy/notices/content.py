@@ -1,6 +1,7 @@
 """What a notice says, taken from a decision and the policy's notice texts, before any template.
 
-Amounts and dates are formatted for the notice's language here (Babel, locales en_US and es_US:
+Amounts and dates are formatted for the notice's language here (`cspolicy.expressions.locales`,
+the same formatting as the explanations, equal to Babel's en_US and es_US:
 "$1,234.56" in both, because the notice goes to a parent in the United States and the decision's
 explanation sentences, which are in English, write amounts that way too; dates "December 3, 2026"
 and "3 de diciembre de 2026"). The explanation sentences themselves come from the engine, which
@@ -14,13 +15,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date
-from babel.numbers import format_currency
-
 from cspolicy.diagnostics import Code, CSPolicyError, PolicyError, Problem, suggest
 from cspolicy.engine.decision import Decision, RecommendedAction
 from cspolicy.engine.outcomes import add_business_days
 from cspolicy.engine.outputs import CitationOut, round_money
+from cspolicy.expressions import locales
 from cspolicy.notices.policy import (
     NoticeEntry,
     check_notices,
@@ -80,13 +79,13 @@ class NoticeContent:
 
 
 def money(amount: Decimal, lang: str) -> str:
-    """An amount of dollars, to the cent, for the notice's language."""
-    return format_currency(round_money(amount), "USD", locale=LOCALES[lang])
+    """An amount of dollars, to the cent, for the notice's language (shared with explanations)."""
+    return locales.money(round_money(amount), lang)
 
 
 def long_date(day: dt.date, lang: str) -> str:
-    """A date written out for the notice's language ("3 de diciembre de 2026")."""
-    return format_date(day, format="long", locale=LOCALES[lang])
+    """A date written out for the notice's language ("3 de diciembre de 2026"; shared with explanations)."""
+    return locales.long_date(day, lang)
 
 
 def notice_content(

@@ -15,7 +15,10 @@ How a case is evaluated (the network itself is described in `rete_network`):
 
 A case whose values cannot be posted exactly (more than 6 decimal places, amounts of a billion
 dollars or more, a parameter with no value in force) runs in *precomputed mode*: every
-condition is computed by the reference closures and posted as a flag. `stats` counts them.
+condition is computed by the reference closures and posted as a flag. A case lacking only a
+*gappy* value (a keyed parameter's entry, or a parameter whose dated values leave a gap in the
+version's dates) stays native: just the conditions reading that value are flagged for it.
+`stats` counts both.
 
 durable-rules keeps one process-wide registry of rulesets. Each compiled policy gets the
 ruleset name `cspolicy_<digest>`; loading the same policy again reuses the registered ruleset.

@@ -18,6 +18,7 @@ from typing import Any
 from cspolicy.expressions.nodes import (
     Aggregate,
     Binary,
+    BoolOp,
     Call,
     Compare,
     Conditional,
@@ -82,12 +83,14 @@ def _resolved_sides(condition: Node, derived: Derived) -> list[Node]:
 
 
 def _values(node: Node, derived: Derived) -> Iterator[Node]:
-    """Depth first, derived names expanded; list tests and missing-value tests are not entered."""
+    """Depth first, a choice before the choices inside it, derived names expanded. Not entered:
+    list tests (they read item fields) and what is not None whenever a part is (`== None`, and
+    `and`/`or`: `False and None` is False), where lifting a choice would not be exact."""
     if isinstance(node, Name) and node.kind == "derived":
         yield from _values(derived(node), derived)
         return
     yield node
-    if isinstance(node, Quantifier | Aggregate | Missing):
+    if isinstance(node, Quantifier | Aggregate | Missing | BoolOp):
         return
     for child in node.children():
         yield from _values(child, derived)

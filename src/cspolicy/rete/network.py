@@ -13,6 +13,10 @@ Two strata, each a set of durable-rules rules over facts of one case (one durabl
    a partial match reaches it and never retracts a match later, so every outcome rule starts
    with the `go` pattern, posted after all the facts it reads: the negations are then exact.
 
+Every fact comes from the policy's case schema (its derived facts are posted as computed). A
+condition reading a choice (`x if c else y`, `coalesce`, a nested `min`/`max`) is split into one
+test per choice (`cspolicy.rete.lifting`); a keyed parameter's entry for the case is posted.
+
 This module translates the conditions (stratum 1); `cspolicy.rete.formulas` builds the outcome
 rules (stratum 2) and `cspolicy.rete.encoding` posts case values exactly. The names the back end
 uses from those two are importable from here too. See docs/rete.md for what is native and why.
@@ -20,10 +24,8 @@ uses from those two are importable from here too. See docs/rete.md for what is n
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from cspolicy.engine.caseschema import default_case_schema
@@ -51,6 +53,7 @@ from cspolicy.rete.lifting import find_branch, is_none, substitute
 from cspolicy.rete.nodeinfo import (
     AS_OF,
     code_of,
+    constant,
     describe,
     entry_name,
     is_call,
@@ -168,7 +171,7 @@ class ConditionTranslator:
             if node.operand.type is Type.STRING:
                 values: list[Any] = [str(v) for v in node.values]
             elif node.operand.type is Type.INTEGER:
-                values = [self.constant(Literal(v, type=Type.INTEGER), 0) for v in node.values]
+                values = [constant(Literal(v, type=Type.INTEGER), 0) for v in node.values]
             else:
                 raise NotNative("membership test on a value that is not text or a whole number")
             if negated:
@@ -386,7 +389,7 @@ class ConditionTranslator:
         """A durable right-hand value: constant, another property, or + - * of them."""
         node = self.resolve(node)
         if isinstance(node, Literal):
-            return self.constant(node, scale)
+            return constant(node, scale)
         if single(node):
             if self.in_item:
                 raise NotNative("an any_of condition comparing two values")
@@ -429,19 +432,6 @@ class ConditionTranslator:
                 largest = max((abs(v.value) for v in parameter.values), default=0)
                 return largest if largest <= MAX_FACTOR else None
         return None
-
-    def constant(self, node: Literal, scale: int) -> Any:
-        value = node.value
-        if isinstance(value, bool | str):
-            return value
-        if isinstance(value, dt.date):
-            return value.toordinal()
-        if isinstance(value, int | Decimal):
-            scaled = Decimal(value) * (10**scale)
-            if scaled != scaled.to_integral_value() or abs(scaled) >= MAX_POSTED:
-                raise NotNative(f"constant {value} is not a whole number of millionths")
-            return int(scaled)
-        raise NotNative(f"constant {value!r}")
 
     def key_of(self, node: Node) -> str:
         node = self.resolve(node)

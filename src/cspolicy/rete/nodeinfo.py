@@ -3,11 +3,29 @@ and how a construct durable-rules cannot decide is described in the fallback rea
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from cspolicy.expressions.nodes import Aggregate, Call, Conditional, Literal, Lookup, Name, Node, Quantifier
 from cspolicy.expressions.types import Type
-from cspolicy.rete.encoding import NotNative
+from cspolicy.rete.encoding import MAX_POSTED, NotNative
+
+
+def constant(node: Literal, scale: int) -> Any:
+    """A literal as posted: text and yes/no as they are, dates as day numbers, numbers scaled."""
+    value = node.value
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    if isinstance(value, int | Decimal):
+        scaled = Decimal(value) * (10**scale)
+        if scaled != scaled.to_integral_value() or abs(scaled) >= MAX_POSTED:
+            raise NotNative(f"constant {value} is not a whole number of millionths")
+        return int(scaled)
+    raise NotNative(f"constant {value!r}")
+
 
 AS_OF = Name("as_of", kind="field", type=Type.DATE)
 
