@@ -113,6 +113,20 @@ notices:
 """
 
 
+# The base set's Spanish texts: a Spanish notice gives its reasons from them.
+BASE_ES = """
+lang: es
+title: Prueba de avisos
+rules:
+  lien: {title: Registrar el gravamen, summary: Registrar el gravamen.}
+  credit-report: {title: Informar a las agencias de crédito, summary: Informar la deuda.}
+  interest: {title: Cobrar intereses, summary: Corren intereses.}
+  license: {title: Empezar la suspensión de licencias, summary: Licencias.}
+  duty-hold: {title: La persona está en servicio militar activo, summary: Pausa.}
+  offset: {title: Retener el reembolso federal, summary: Retención.}
+"""
+
+
 def case(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(CASE.read_text(encoding="utf-8"))
     for path, value in changes.items():
@@ -127,6 +141,7 @@ def case(**changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def base(tmp_path: Path) -> Path:
     write_policy(tmp_path / "base", BASE)
+    write_policy(tmp_path / "base", BASE_ES, "policy.es.yaml")
     return tmp_path / "base"
 
 
@@ -166,6 +181,21 @@ def test_notice_texts_reasons_amounts_and_law(base: Path) -> None:
     html = render_notice(made, "docket_lien")
     assert "We will record a lien &lt;b&gt;now&lt;/b&gt;." in html  # autoescaped
     assert "<b>now</b>" not in html
+    spanish = notice_content(made, "docket_lien", lang="es").reasons
+    assert len(spanish) == len(content.reasons) == 1
+    assert "$1,320.00" in spanish[0] and "es igual o mayor que" in spanish[0]
+    assert spanish != content.reasons
+
+
+def test_a_spanish_notice_without_spanish_rule_texts_is_a_located_error(base: Path) -> None:
+    """No English reasons in a Spanish notice: the missing catalogue text is reported (CSP210)."""
+    (base / "policy.es.yaml").unlink()
+    made = decide(base)
+    assert "Record the lien" in render_notice(made, "docket_lien")
+    with pytest.raises(PolicyError) as exc:
+        render_notice(made, "docket_lien", lang="es")
+    assert Code.MISSING_TRANSLATION in {p.code for p in exc.value.problems}
+    assert "rule 'lien' has no Spanish title and summary" in str(exc.value)
 
 
 def test_respond_by_counts_business_days_from_the_notice_date(base: Path) -> None:

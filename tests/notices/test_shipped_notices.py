@@ -191,14 +191,47 @@ def expected(example: Example, lang: str) -> dict[str, Any]:
     else:
         respond_by = made.as_of + dt.timedelta(days=days)
     facts = made.outcome.snapshot.facts()
+    english = [trace.text for trace in action.because if trace.part == "when"]
     return {
-        "reasons": [trace.text for trace in action.because if trace.part == "when"],
+        "reasons": english if lang == "en" else spanish_reasons(made, example.action),
+        "english_reasons": english,
         "amount": dollars(facts["arrears.total"]),
         "date": written_date(respond_by, lang),
         "law": [c.title for c in action.citations],
         "contest": words(getattr(notice.contest, lang)),
         "intent": words(getattr(notice.intent, lang)),
     }
+
+
+def spanish_reasons(made: Decision, action: str) -> list[str]:
+    """The action's "porque …" lines in `Decision.to_text("es")` (the plain-text renderer, not the
+    notice's code): the reasons a Spanish notice must give."""
+    lines = made.to_text("es").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("✔") and f"[{action}]" in line)
+    reasons = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("      "):
+            break
+        if line.strip().startswith("porque "):
+            reasons.append(line.strip().removeprefix("porque "))
+    return reasons
+
+
+# The words of the English sentence templates (as tests/i18n/test_spanish_explanations.py checks):
+# none may appear in the reasons of a Spanish notice.
+ENGLISH = re.compile(
+    r"\b(the|is|are|and|or|not|of|to|it|because|than|whose|among|where|whichever|otherwise|"
+    r"days?|months?|known|set|has|have|been|does|done|applies|apply|held|waits?|recommended|below|"
+    r"above|due|by|law|case|policy|nothing|always|never|plus|minus|times|divided|means|true|"
+    r"action|exactly|least|most|more|less|after|before|later|earlier)\b"
+)
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def why_section(text: str, lang: str) -> str:
+    """The text of the notice's "why" section: between its heading and the amounts' heading."""
+    start, end = ("Why", "How much you owe") if lang == "en" else ("Por qué", "Cuánto debe")
+    return text.split(start, 1)[1].split(end, 1)[0]
 
 
 def notice_actions(policy: str) -> list[str]:
@@ -270,6 +303,12 @@ def test_notice_says_what_it_must(example: Example, lang: str) -> None:
             assert words(title) in body, f"{where}: citation missing: {title}"
         assert want["contest"] in body, f"{where}: contest text missing"
         assert want["intent"] in body, f"{where}: intent missing"
+    if lang == "es":
+        why = why_section(text, lang)
+        for reason in want["english_reasons"]:
+            assert words(reason) not in why, f"English reason in a Spanish notice: {reason}"
+        assert ENGLISH.findall(why) == [], f"English words in the Spanish reasons: {why}"
+        assert not ISO_DATE.search(why), why
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
@@ -310,14 +349,22 @@ def _kinds(node: Any, seen: set[str] | None = None) -> set[str]:
     return seen
 
 
-def test_spanish_notice_labels_the_english_explanation() -> None:
-    """The engine's sentences are English: the Spanish notice says so and marks them lang="en"."""
+def test_spanish_notice_gives_its_reasons_in_spanish() -> None:
+    """The reasons of a Spanish notice are Spanish sentences with the case's values, under a plain
+    Spanish heading, and nothing in the "why" section is marked as English."""
     example = example_of("california", "docket_lien")
-    html = render_notice(decision(example), example.action, lang="es")
-    assert "Por qué (explicación en inglés)" in html
-    assert '<ul lang="en">' in html
-    english = render_notice(decision(example), example.action, lang="en")
-    assert "explicación" not in english
+    made = decision(example)
+    html = render_notice(made, example.action, lang="es")
+    assert '<h2 id="porque">Por qué</h2>' in html
+    assert "inglés" not in why_section(html, "es")
+    assert 'lang="en"' not in why_section(html, "es")
+    text, _ = html_text(html)
+    why = why_section(text, "es")
+    assert "manutención atrasada" in why
+    amount = dollars(made.outcome.snapshot.facts()["arrears.total"])
+    assert amount in why  # the case's own amount, formatted for the notice
+    english = render_notice(made, example.action, lang="en")
+    assert "manutención" not in why_section(html_text(english)[0], "en")
     assert "Lo que vamos a hacer" in html and "What we intend to do" in english
 
 

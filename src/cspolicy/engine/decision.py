@@ -152,7 +152,14 @@ class Decision:
 
         return replay(record, snapshot, policy)
 
-    def near_misses(self, threshold: Decimal = NEAR_MISS_THRESHOLD, days: int = 30) -> list[NearMiss]:
+    def near_misses(
+        self, threshold: Decimal = NEAR_MISS_THRESHOLD, days: int = 30, lang: str = "en"
+    ) -> list[NearMiss]:
         """Rules that did not apply but are close: within `threshold` (a share, default 10%) of
-        a numeric limit or `days` of a date condition, each with what would have to change."""
+        a numeric limit or `days` of a date condition, each with what would have to change
+        (in `lang`: 'en', or 'es' from the policy's Spanish texts)."""
+        if lang != "en":
+            from cspolicy.engine.nearmiss import near_misses
+
+            return near_misses(self.outcome, threshold=threshold, days=days, lang=lang)
         return self._explainer.near_misses(threshold=threshold, days=days)

@@ -13,6 +13,10 @@ What someone can do is the case schema's words, not this module's: a field or de
 Without one, a close amount or date is said neutrally from the field's label ("… rose by $200.00,
 past …") and a choice is no incentive near miss. A fact grows with time when it is the schema's
 snapshot date or a derived count of days up to it (`days_since(x)`, `days_between(x, as_of)`).
+
+In Spanish (`lang="es"`) the same near misses are found and said with the policy's Spanish
+texts: rule titles, labels and the catalogues' `near_miss:` phrases, and the sentence shapes of
+`NEAR_MISS_MESSAGES` (no English fallback: a missing text is a PolicyError, as for `to_text`).
 """
 
 from __future__ import annotations
@@ -27,14 +31,52 @@ from cspolicy.engine.caseschema import CaseSchema, default_case_schema
 from cspolicy.engine.compiler import CompiledCondition, CompiledExpression, CompiledRule
 from cspolicy.engine.outputs import NearMiss
 from cspolicy.expressions import Renderer, Type, compile_expression
+from cspolicy.expressions.messages_es import contract, message
 from cspolicy.expressions.nodes import BoolOp, Call, Compare, Literal, Name, Node
 from cspolicy.expressions.render import format_money, format_value
+from cspolicy.expressions.spanish import SpanishRenderer
+from cspolicy.expressions.spanishtexts import format_value_es
 from cspolicy.source.documents import RuleKind, Unit
 
 if TYPE_CHECKING:
     from cspolicy.engine.outcomes import CaseOutcome
+    from cspolicy.engine.spanish import SpanishExplainer
 
 DEFAULT_THRESHOLD = Decimal("0.10")
+LANGUAGES = ("en", "es")
+
+# The sentence shapes of a near miss, one per language (`str.format` slots, no gluing).
+# Spanish: present tense throughout, so the catalogues' phrases ("se hace un pago") fit the slot.
+NEAR_MISS_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "miss.incentive": "{title} once {needed}",
+        "miss.rule": "{title}: would apply if {needed}",
+        "amount.exact.up": "{subject} moved past {target} (it is exactly at it)",
+        "amount.exact.down": "{subject} moved below {target} (it is exactly at it)",
+        "amount.up": "{subject} rose by {shown}, to {target}",
+        "amount.up.strict": "{subject} rose by more than {shown}, past {target}",
+        "amount.down": "{subject} fell by {shown}, to {target}",
+        "amount.down.strict": "{subject} fell by more than {shown}, below {target}",
+        "days": "{days} day{s}",
+        "dates.wait": "nothing else changes for {shown} (on {on})",
+        "dates.later": "{subject} were {shown} later",
+        "dates.earlier": "{subject} were {shown} earlier",
+    },
+    "es": {
+        "miss.incentive": "{title}: es posible si {needed}",
+        "miss.rule": "{title}: se aplica si {needed}",
+        "amount.exact.up": "{subject} pasa de {target} (ahora está justo en ese valor)",
+        "amount.exact.down": "{subject} baja de {target} (ahora está justo en ese valor)",
+        "amount.up": "{subject} sube {shown}, hasta {target}",
+        "amount.up.strict": "{subject} sube más de {shown}, por encima de {target}",
+        "amount.down": "{subject} baja {shown}, hasta {target}",
+        "amount.down.strict": "{subject} baja más de {shown}, por debajo de {target}",
+        "days": "{days} día{s}",
+        "dates.wait": "no cambia nada más durante {shown} (hasta el {on})",
+        "dates.later": "{subject} es {shown} más tarde",
+        "dates.earlier": "{subject} es {shown} antes",
+    },
+}
 
 
 def parent_can(schema: CaseSchema) -> dict[tuple[str, str], str]:
@@ -64,10 +106,19 @@ class _Gap:
     needed: str
 
 
-def near_misses(run: CaseOutcome, threshold: Decimal | None = None, days: int = 30) -> list[NearMiss]:
-    """The near misses of one evaluated case, in policy order."""
+def near_misses(
+    run: CaseOutcome, threshold: Decimal | None = None, days: int = 30, lang: str = "en"
+) -> list[NearMiss]:
+    """The near misses of one evaluated case, in policy order, said in `lang` ('en' or 'es')."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"no language {lang!r}; choose one of {', '.join(LANGUAGES)}")
     share = DEFAULT_THRESHOLD if threshold is None else Decimal(threshold)
-    finder = _Finder(run, share, days)
+    spanish = None
+    if lang == "es":
+        from cspolicy.engine.spanish import SpanishExplainer  # it imports the explainer, which imports this
+
+        spanish = SpanishExplainer(run)
+    finder = _Finder(run, share, days, spanish)
     found: list[NearMiss] = []
     for rule in run.policy.rules.values():
         if rule.is_hold or run.applies.get(rule.id):
@@ -79,13 +130,36 @@ def near_misses(run: CaseOutcome, threshold: Decimal | None = None, days: int = 
 
 
 class _Finder:
-    def __init__(self, run: CaseOutcome, share: Decimal, days: int) -> None:
+    def __init__(
+        self, run: CaseOutcome, share: Decimal, days: int, spanish: SpanishExplainer | None = None
+    ) -> None:
         self.run = run
         self.share = share
         self.days = days
         self.labels = run.policy.labels
         self.schema = run.policy.case_schema or default_case_schema()
         self.phrases = parent_can(self.schema)
+        self.spanish = spanish
+        self.messages = NEAR_MISS_MESSAGES["es" if spanish is not None else "en"]
+
+    # -- the words of the near miss's language ---------------------------------------------------
+    def say(self, key: str, **slots: Any) -> str:
+        text = self.messages[key].format(**slots)
+        return contract(text) if self.spanish is not None else text
+
+    def render(self, node: Node) -> str:
+        """A value in words with the case's values ('arrears total ($1,320.00)')."""
+        if self.spanish is not None:
+            return SpanishRenderer(self.spanish.texts, self._values(node)).render(node)
+        return Renderer(self.labels, self._values(node)).render(node)
+
+    def shown(self, value: Any, type_: Type) -> str:
+        if self.spanish is not None:
+            return format_value_es(value, type_)
+        return format_value(value, type_)
+
+    def days_said(self, days: int) -> str:
+        return self.say("days", days=days, s="s" if days != 1 else "")
 
     def value(self, node: Node) -> Any:
         expression = CompiledExpression("", node, compile_expression(node), Location("<near miss>"), [])
@@ -108,8 +182,8 @@ class _Finder:
         gap = self.gap(condition.node, incentive)
         if gap is None:
             return None
-        title = rule.rule.title
-        text = f"{title} once {gap.needed}" if incentive else f"{title}: would apply if {gap.needed}"
+        title = rule.rule.title if self.spanish is None else self.spanish.title(rule.id)
+        text = self.say("miss.incentive" if incentive else "miss.rule", title=title, needed=gap.needed)
         return NearMiss(
             rule=rule.id,
             title=title,
@@ -158,23 +232,19 @@ class _Finder:
         rising = node.op in (">", ">=")
         gap = (right - left) if rising else (left - right)
         money = Type.MONEY in (node.left.type, node.right.type)
-        shown = format_money(gap) if money else format_value(gap, Type.NUMBER)
+        shown = format_money(gap) if money else self.shown(gap, Type.NUMBER)
         phrase = self.phrase(node.left, "up" if rising else "down")
         if incentive and phrase is not None:
             return _Gap(node, shown, phrase)
         if right == 0 or gap / abs(right) > self.share:
             return None
-        subject = Renderer(self.labels, self._values(node.left)).render(node.left)
+        subject = self.render(node.left)
         target = self.target(node)
+        direction = "up" if rising else "down"
         if gap == 0:  # exactly at a strict limit: any change in the right direction will do
-            where = "past" if rising else "below"
-            return _Gap(node, shown, f"{subject} moved {where} {target} (it is exactly at it)")
-        strict = "more than " if node.op in (">", "<") else ""
-        verb = "rose" if rising else "fell"
-        where = (
-            ("past " if strict else "to ") + target if rising else ("below " if strict else "to ") + target
-        )
-        return _Gap(node, shown, f"{subject} {verb} by {strict}{shown}, {where}")
+            return _Gap(node, shown, self.say(f"amount.exact.{direction}", subject=subject, target=target))
+        key = f"amount.{direction}" + (".strict" if node.op in (">", "<") else "")
+        return _Gap(node, shown, self.say(key, subject=subject, shown=shown, target=target))
 
     def dates(self, node: Compare, left: Any, right: Any) -> _Gap | None:
         if isinstance(left, dt.date) and isinstance(right, dt.date):
@@ -185,25 +255,41 @@ class _Finder:
             apart += 1
         if apart > self.days:
             return None
-        shown = f"{apart} day{'s' if apart != 1 else ''}"
+        shown = self.days_said(apart)
         waits = (self.grows(node.left) and node.op in (">", ">=")) or (
             self.grows(node.right) and node.op in ("<", "<=")
         )
         if waits:
             on = self.run.snapshot.as_of + dt.timedelta(days=apart)
-            return _Gap(node, shown, f"nothing else changes for {shown} (on {on.isoformat()})")
-        subject = Renderer(self.labels, self._values(node.left)).render(node.left)
-        return _Gap(node, shown, f"{subject} were {shown} {'later' if node.op in ('>', '>=') else 'earlier'}")
+            said = on.isoformat() if self.spanish is None else format_value_es(on, Type.DATE)
+            return _Gap(node, shown, self.say("dates.wait", shown=shown, on=said))
+        subject = self.render(node.left)
+        key = "dates.later" if node.op in (">", ">=") else "dates.earlier"
+        return _Gap(node, shown, self.say(key, subject=subject, shown=shown))
 
     def choice(self, node: Compare, incentive: bool) -> _Gap | None:
         if not isinstance(node.right, Literal) or not isinstance(node.left, Name):
             return None
-        phrase = self.phrases.get((node.left.path, str(node.right.value)))
-        return None if phrase is None else _Gap(node, str(node.right.value), phrase)
+        value = str(node.right.value)
+        phrase = self.phrase(node.left, value)
+        if phrase is None:
+            return None
+        if self.spanish is not None:
+            text = self.spanish.texts.text(node.left)
+            value = getattr(text, "choices", {}).get(value, value)
+        return _Gap(node, value, phrase)
 
-    def phrase(self, node: Node, direction: str) -> str | None:
-        """The schema's words for moving the fact `node` reads `up` or `down`, if any."""
-        return self.phrases.get((node.path, direction)) if isinstance(node, Name) else None
+    def phrase(self, node: Node, key: str) -> str | None:
+        """The schema's words for moving the fact `node` reads `up` or `down` (or to a choice),
+        if any; in Spanish the catalogue's (it has every one the schema has: `check --lang es`)."""
+        if not isinstance(node, Name):
+            return None
+        english = self.phrases.get((node.path, key))
+        if english is None or self.spanish is None:
+            return english
+        text = self.spanish.texts.text(node)
+        spanish = text.near_miss.get(key) if text is not None else None
+        return spanish if spanish is not None else message("missing.label", name=f"{node.path}: {key}")
 
     def grows(self, node: Node) -> bool:
         """Whether the value grows by one each day: the snapshot date, days since something,
@@ -218,8 +304,8 @@ class _Finder:
 
     def target(self, node: Compare) -> str:
         if isinstance(node.right, Literal):
-            return format_value(node.right.value, node.left.type)
-        return Renderer(self.labels, self._values(node.right)).render(node.right)
+            return self.shown(node.right.value, node.left.type)
+        return self.render(node.right)
 
     def _values(self, node: Node) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -3,9 +3,9 @@
 Amounts and dates are formatted for the notice's language here (`cspolicy.expressions.locales`,
 the same formatting as the explanations, equal to Babel's en_US and es_US:
 "$1,234.56" in both, because the notice goes to a parent in the United States and the decision's
-explanation sentences, which are in English, write amounts that way too; dates "December 3, 2026"
-and "3 de diciembre de 2026"). The explanation sentences themselves come from the engine, which
-writes them in English only today; a Spanish notice shows them under a heading that says so.
+explanation sentences write amounts that way too; dates "December 3, 2026" and
+"3 de diciembre de 2026"). The reasons are the explanation's sentences in the notice's language:
+the engine's explainer for English, `SpanishExplainer` (the policy's Spanish catalogues) for Spanish.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 from cspolicy.diagnostics import Code, CSPolicyError, PolicyError, Problem, suggest
 from cspolicy.engine.decision import Decision, RecommendedAction
 from cspolicy.engine.outcomes import add_business_days
-from cspolicy.engine.outputs import CitationOut, round_money
+from cspolicy.engine.outputs import CitationOut, ConditionTrace, round_money
+from cspolicy.engine.spanish import SpanishExplainer
 from cspolicy.expressions import locales
 from cspolicy.notices.policy import (
     NoticeEntry,
@@ -136,7 +137,7 @@ def notice_content(
         respond_by_iso=respond_by.isoformat(),
         respond_from=respond_from,
         intent=_text(notice.intent, lang),
-        reasons=tuple(trace.text for trace in action.because if trace.part == "when"),
+        reasons=tuple(trace.text for trace in _because(decision, action, lang) if trace.part == "when"),
         amounts=amounts,
         law=_citations(action.citations),
         contest=_text(notice.contest, lang),
@@ -174,6 +175,15 @@ def _recommended(decision: Decision, action_code: str) -> RecommendedAction:
         f"case {decision.case_id}: {action_code!r} is not recommended for this case"
         f" (recommended: {recommended})"
     )
+
+
+def _because(decision: Decision, action: RecommendedAction, lang: str) -> list[ConditionTrace]:
+    """Why the action is recommended, in the notice's language (Spanish from the policy's
+    catalogues: a PolicyError names any text they lack, never an English fallback)."""
+    if lang == "es":
+        rule = decision.outcome.policy.rules[action.rule]
+        return SpanishExplainer(decision.outcome).because(rule)
+    return action.because
 
 
 def _respond_by(entry: NoticeEntry, action: RecommendedAction, issued: dt.date) -> tuple[dt.date, str]:

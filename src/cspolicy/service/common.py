@@ -28,6 +28,10 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown policy set, rule or record (with a suggestion when one is close)",
         413: "Request body over the configured limit",
         422: "Invalid snapshot (per-field problems) or a case no version decides (CSP207)",
+        500: (
+            "`translation_missing`: the policy set lacks texts in the language asked for "
+            "(the located CSP210/CSP211 problems; `cspolicy check --lang es` lists them)"
+        ),
         503: "The decision store cannot be used",
     }
     return {status: {"model": ErrorBody, "description": meaning[status]} for status in statuses}

@@ -25,6 +25,14 @@ from cspolicy.service.common import (
 )
 from cspolicy.service.errors import ServiceError, library_error
 from cspolicy.service.keys import ApiKey, Scope
+from cspolicy.service.language import (
+    ACCEPT_LANGUAGE_PARAMETER,
+    EXPLAIN_PARAMETER,
+    LANGUAGE_HEADERS,
+    explain_text,
+    language_headers,
+    request_language,
+)
 from cspolicy.service.registry import PolicyEntry
 from cspolicy.service.state import ServiceState, state_of
 from cspolicy.service.work import batch_items, decide, decide_batch, why_not
@@ -55,20 +63,24 @@ def _refused(
         "Evaluates one case snapshot under the version in force on its `as_of` and answers with "
         "the Decision JSON exactly as `cspolicy evaluate --format json` prints it. With "
         "`?store=true` the decision is saved to the decision store; the record id is in the "
-        "`X-Record-Id` header (and `Location` points at the record)."
+        "`X-Record-Id` header (and `Location` points at the record). The JSON's texts are "
+        "English whatever `Accept-Language` says (`Content-Language: en`); with `?explain=text` "
+        "the answer is the decision as plain text (`text/plain`) in the language `Accept-Language` "
+        "asks for (`es`/`es-*`: Spanish, else English), as `cspolicy evaluate --lang LANG` prints it."
     ),
     response_class=Response,
     responses={
         200: {
             "model": DecisionModel,
-            "description": "The decision",
-            "headers": {"X-Record-Id": {"schema": {"type": "string"}}},
+            "description": "The decision (JSON), or with `?explain=text` the decision as plain text",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "headers": {"X-Record-Id": {"schema": {"type": "string"}}, **LANGUAGE_HEADERS},
         },
-        **errors(401, 403, 404, 413, 422, 503),
+        **errors(401, 403, 404, 413, 422, 500, 503),
     },
     openapi_extra={
         **snapshot_body("One case snapshot (JSON)"),
-        "parameters": [POLICY_PARAMETER, STORE_PARAMETER],
+        "parameters": [POLICY_PARAMETER, STORE_PARAMETER, EXPLAIN_PARAMETER, ACCEPT_LANGUAGE_PARAMETER],
         "security": BEARER_SECURITY,
     },
 )
@@ -79,14 +91,18 @@ async def decide_one(request: Request) -> Response:
     service = state_of(request)
     key = authorize(request, Scope.DECIDE)
     store = query_flag(request, "store")
+    text = explain_text(request)
+    lang = request_language(request) if text else "en"  # the JSON is English, as the CLI's
     entry = find_set(service.registry.catalog, policy_id)
     if store and service.store is None:
         raise ServiceError(404, "no_store", "this service has no decision store (start it with --store URL)")
     body = await request.body()
     start = time.perf_counter()
     try:
-        if store:  # a save waits on the database: always in a thread
-            decided = await in_worker(service, decide, entry, body, service.store)
+        if store or text:  # a save waits on the database, a text is built: in a thread
+            decided = await in_worker(
+                service, decide, entry, body, service.store if store else None, lang, text
+            )
         else:
             decided = await small_or_in_worker(service, len(body), decide, entry, body, None)
     except CSPolicyError as exc:
@@ -104,10 +120,11 @@ async def decide_one(request: Request) -> Response:
         status=200,
         ms=round((time.perf_counter() - start) * 1000, 3),
     )
-    headers = {}
+    headers = language_headers(lang)
     if decided.record_id is not None:
-        headers = {"X-Record-Id": decided.record_id, "Location": f"/v1/records/{decided.record_id}"}
-    return Response(decided.text, media_type="application/json", headers=headers)
+        headers |= {"X-Record-Id": decided.record_id, "Location": f"/v1/records/{decided.record_id}"}
+    media_type = "text/plain; charset=utf-8" if text else "application/json"
+    return Response(decided.text, media_type=media_type, headers=headers)
 
 
 @router.post(
@@ -196,18 +213,26 @@ async def decide_many(
 @router.post(
     "/policies/{policy_id}/rules/{rule_id}/why-not",
     summary="Why a rule did or did not apply",
-    description="The library's why-not explanation (`Decision.why_not`) for one case snapshot.",
+    description=(
+        "The library's why-not explanation (`Decision.why_not`) for one case snapshot, its texts "
+        "(`title`, `text`, each failed condition's `text`) in the language `Accept-Language` asks "
+        "for: `es`/`es-*` Spanish, else English (`Content-Language` says which)."
+    ),
     response_class=Response,
-    responses={200: {"model": WhyNot, "description": "The explanation"}, **errors(401, 403, 404, 413, 422)},
-    openapi_extra=snapshot_body("One case snapshot (JSON)"),
+    responses={
+        200: {"model": WhyNot, "description": "The explanation", "headers": LANGUAGE_HEADERS},
+        **errors(401, 403, 404, 413, 422, 500),
+    },
+    openapi_extra={**snapshot_body("One case snapshot (JSON)"), "parameters": [ACCEPT_LANGUAGE_PARAMETER]},
 )
 async def explain(policy_id: str, rule_id: str, request: Request, key: Decider) -> Response:
     service = state_of(request)
+    lang = request_language(request)
     entry = find_set(service.registry.catalog, policy_id)
     find_rule(entry, None, rule_id)
     body = await request.body()
     try:
-        decision, text = await in_worker(service, _why_not_checked, entry, body, rule_id)
+        decision, text = await in_worker(service, _why_not_checked, entry, body, rule_id, lang)
     except CSPolicyError as exc:
         raise _refused(service, key, policy_id, exc, "why_not_refused") from None
     log.info(
@@ -217,15 +242,16 @@ async def explain(policy_id: str, rule_id: str, request: Request, key: Decider) 
         policy_digest=decision.policy.digest,
         case_id=decision.case_id,
         rule=rule_id,
+        lang=lang,
         record_id=None,
     )
-    return Response(text, media_type="application/json")
+    return Response(text, media_type="application/json", headers=language_headers(lang))
 
 
-def _why_not_checked(entry: PolicyEntry, body: bytes, rule_id: str) -> tuple[Decision, str]:
+def _why_not_checked(entry: PolicyEntry, body: bytes, rule_id: str, lang: str) -> tuple[Decision, str]:
     """`why_not`, with a rule missing from the version in force a 404 (not a KeyError)."""
     try:
-        return why_not(entry, body, rule_id)
+        return why_not(entry, body, rule_id, lang)
     except KeyError:
         raise ServiceError(
             404, "unknown_rule", f"no rule {rule_id!r} in the version of {entry.id} in force"

@@ -3,24 +3,37 @@
 Each function takes the request body as bytes and returns text ready to send, so the event
 loop only moves bytes. Snapshots are parsed as the CLI parses a JSON file (`parse_float=Decimal`,
 so amounts stay exact) and validated by the library; decisions are the library's, rendered by
-`Decision.to_json()` — the text `cspolicy evaluate --format json` prints.
+`Decision.to_json()` — the text `cspolicy evaluate --format json` prints. An explanation asked
+for in another language (`lang`) is the library's too: `Decision.to_text(lang)`,
+`Decision.why_not(rule, lang)`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from cspolicy import CaseSnapshot, Code, CSPolicyError, Decision, Location, Problem, SnapshotError
+from cspolicy import (
+    CaseSnapshot,
+    Code,
+    CSPolicyError,
+    Decision,
+    Location,
+    PolicyError,
+    Problem,
+    SnapshotError,
+)
 from cspolicy.service.errors import error_line
+from cspolicy.service.language import translation_error
 from cspolicy.service.registry import PolicyEntry
 from cspolicy.service.storage import ServiceStore
 from cspolicy.store import StoreError
 
 BODY = "<request body>"
+T = TypeVar("T")
 
 
 _DECODER = json.JSONDecoder(
@@ -53,21 +66,37 @@ class Decided:
     record_id: str | None = None
 
 
-def decide(entry: PolicyEntry, body: bytes, store: ServiceStore | None) -> Decided:
-    """Evaluate one snapshot (the version in force on its `as_of`); save it when `store` is given."""
+def decide(
+    entry: PolicyEntry, body: bytes, store: ServiceStore | None, lang: str = "en", text: bool = False
+) -> Decided:
+    """Evaluate one snapshot (the version in force on its `as_of`); save it when `store` is given.
+    The answer is the decision JSON, or with `text` the decision as plain text in `lang`."""
     snapshot = parse_snapshot(load_json(body, BODY))
     decision = entry.evaluate(snapshot)
-    text = decision.to_json() + "\n"  # exactly what `cspolicy evaluate --format json` writes
+    # The JSON is exactly what `cspolicy evaluate --format json` writes. A text is said before
+    # saving: a policy without the language's texts saves nothing.
+    answer = _in_language(entry, lang, lambda: decision.to_text(lang)) if text else decision.to_json() + "\n"
     record_id = store.save(decision, snapshot) if store is not None else None
-    return Decided(decision, snapshot, text, record_id)
+    return Decided(decision, snapshot, answer, record_id)
 
 
-def why_not(entry: PolicyEntry, body: bytes, rule_id: str) -> tuple[Decision, str]:
-    """Explain `rule_id` for the snapshot in `body`: the library's WhyNot as JSON."""
+def why_not(entry: PolicyEntry, body: bytes, rule_id: str, lang: str = "en") -> tuple[Decision, str]:
+    """Explain `rule_id` for the snapshot in `body`: the library's WhyNot as JSON, in `lang`."""
     snapshot = parse_snapshot(load_json(body, BODY))
     decision = entry.evaluate(snapshot)
-    answer = decision.why_not(rule_id)
+    answer = _in_language(entry, lang, lambda: decision.why_not(rule_id, lang=lang))
     return decision, answer.model_dump_json(indent=2) + "\n"
+
+
+def _in_language(entry: PolicyEntry, lang: str, say: Callable[[], T]) -> T:
+    """`say()`, with the policy's missing texts in `lang` a ServiceError (500, located problems)."""
+    try:
+        return say()
+    except PolicyError as exc:
+        error = translation_error(exc, entry.id, lang)
+        if error is None:
+            raise
+        raise error from None
 
 
 @dataclass(frozen=True)
