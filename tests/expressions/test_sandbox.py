@@ -23,6 +23,8 @@ import pytest
 
 from cspolicy import Code, PolicyError, load_policy
 from cspolicy.expressions import codegen
+from cspolicy.expressions.closures import Context, compile_expression
+from cspolicy.expressions.nodes import BoolOp, Name, Node, Unary
 from cspolicy.expressions.parser import FUNCTIONS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH
 
 from helpers import FIXTURES
@@ -390,3 +392,24 @@ def test_limits_are_the_documented_ones() -> None:
     assert (MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH) == (2_000, 40)
     assert set(FUNCTIONS) >= {"min", "max", "abs", "any_of", "count_of", "date"}
     assert not {"eval", "exec", "getattr", "open", "__import__", "compile", "globals"} & set(FUNCTIONS)
+
+
+def test_generated_conditions_agree_with_closures_even_when_deeply_nested() -> None:
+    """An `and` of 150 parts and 60 nested `not`s (past the parser's bracket limit if inlined)."""
+
+    def flag() -> Name:
+        return Name(path="flag", kind="field")
+
+    deep: Node = flag()
+    for _ in range(60):
+        deep = Unary(op="not", operand=deep)
+    for node in (BoolOp(op="and", operands=[flag() for _ in range(150)]), deep):
+        source = codegen.Source()
+        context, facts, params, derive = (source.name("a") for _ in range(4))
+        inline = codegen.Expressions(source, facts, params, derive, context)
+        source.line(0, "def {}({}, {}, {}, {}):", source.name("r"), context, facts, params, derive)
+        source.line(1, "return " + inline(node))
+        generated = source.build("_r0")
+        for value in (True, False, None):
+            case = Context({"flag": value}, {}, {})
+            assert generated(case, case.facts, case.params, case.derive) == compile_expression(node)(case)

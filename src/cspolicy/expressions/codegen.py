@@ -13,10 +13,8 @@ docs/security.md gives the argument; tests/expressions/test_sandbox.py checks it
 
 from __future__ import annotations
 
-import io
 import keyword
 import re
-import tokenize
 import types
 from collections.abc import Callable
 from typing import Any
@@ -28,9 +26,8 @@ FILENAME = "<cspolicy-codegen>"  # every code object this module compiles carrie
 ATTRIBUTES = frozenset({"append", "get", "issuperset"})  # the only attribute names a fragment may use
 _MADE = re.compile(r"_[a-z][0-9]+", re.ASCII)
 _NAME = re.compile(r"_[a-z][0-9]+\Z", re.ASCII)
-_LAYOUT = frozenset(
-    {tokenize.OP, tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
-)
+_CHARACTERS = re.compile(r"[A-Za-z0-9_ \n()\[\]{}:=<>!,.]*", re.ASCII)
+_WORD = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
 
 
 class UnsafeSource(Exception):
@@ -38,15 +35,17 @@ class UnsafeSource(Exception):
 
 
 def vet(source: str) -> None:
-    """Refuse source with any token other than keywords, fixed attributes, operators and made names."""
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.NAME:
-            if not (
-                keyword.iskeyword(token.string) or token.string in ATTRIBUTES or _MADE.fullmatch(token.string)
-            ):
-                raise UnsafeSource(f"name {token.string!r} at line {token.start[0]}")
-        elif token.type not in _LAYOUT:
-            raise UnsafeSource(f"{tokenize.tok_name[token.type]} token at line {token.start[0]}")
+    """Refuse source with anything but keywords, fixed attributes, operators and made names.
+
+    Checked on the characters, not with `tokenize` (too slow for a 2,000-rule policy): only ASCII
+    letters, digits, `_`, spaces, newlines and the operator characters may appear (so no quote,
+    backslash or comment), and every run of letters, digits and `_` must be a keyword, a fixed
+    attribute or a made name (so no number and no other name)."""
+    if not _CHARACTERS.fullmatch(source):
+        raise UnsafeSource("a character no fragment has")
+    for word in set(_WORD.findall(source)):
+        if not (keyword.iskeyword(word) or word in ATTRIBUTES or _MADE.fullmatch(word)):
+            raise UnsafeSource(f"word {word!r}")
 
 
 class Source:
@@ -98,6 +97,11 @@ class Source:
 _OPERATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
 
 
+# Brackets an inline expression may open: Python's parser refuses 200 nested brackets, and an
+# `and` of many parts nests one level per part, so deeper parts are called as closures instead.
+_DEEPEST = 100
+
+
 class Expressions:
     """Python expressions for checked nodes, inline for the commonest node types and a call of the
     node's closure (`cspolicy.expressions.closures`) for every other: the same values, the same
@@ -109,8 +113,11 @@ class Expressions:
     def __init__(self, src: Source, facts: str, params: str, derive: str, context: str) -> None:
         self.src, self.facts, self.params, self.derive, self.context = src, facts, params, derive, context
 
-    def __call__(self, node: Node) -> str:
+    def __call__(self, node: Node, depth: int = 0) -> str:
+        """`node` as a Python expression; `depth` is the brackets already open around it."""
         src = self.src
+        if depth > _DEEPEST:  # past the parser's nesting limit's reach: the closure does the rest
+            return f"{src.const(compile_expression(node))}({self.context})"
         if isinstance(node, Literal):
             return src.const(node.value)
         if isinstance(node, Name) and node.kind in ("field", "param", "derived"):
@@ -120,7 +127,7 @@ class Expressions:
             return f"{self.facts if node.kind == 'field' else self.params}[{key}]"
         if isinstance(node, Compare) and node.op in _OPERATORS:
             a, b = src.name("t"), src.name("t")
-            left, right, op = self(node.left), self(node.right), _OPERATORS[node.op]
+            left, right, op = self(node.left, depth + 3), self(node.right, depth + 3), _OPERATORS[node.op]
             if isinstance(node.right, Literal) and node.right.value is not None:  # known not None
                 return f"(None if ({a} := {left}) is None else {a} {op} {right})"
             return (
@@ -128,14 +135,15 @@ class Expressions:
             )
         if isinstance(node, Unary) and node.op == "not":
             a = src.name("t")
-            return f"(None if ({a} := {self(node.operand)}) is None else not {a})"
+            return f"(None if ({a} := {self(node.operand, depth + 2)}) is None else not {a})"
         if isinstance(node, BoolOp) and node.op in ("and", "or") and node.operands:
             # Stop at the first False (`and`) or True (`or`); else unknown if any part was unknown.
             stop = "False" if node.op == "and" else "True"
             names = [src.name("t") for _ in node.operands]
             unknown = " or ".join(f"{n} is None" for n in names)
             text = f"(None if {unknown} else {'True' if stop == 'False' else 'False'})"
-            for n, operand in reversed(list(zip(names, node.operands, strict=True))):
-                text = f"({stop} if ({n} := {self(operand)}) is {stop} else {text})"
+            operands = list(zip(names, node.operands, strict=True))
+            for level, (n, operand) in reversed(list(enumerate(operands))):
+                text = f"({stop} if ({n} := {self(operand, depth + level + 2)}) is {stop} else {text})"
             return text
         return f"{src.const(compile_expression(node))}({self.context})"
