@@ -227,7 +227,7 @@ def test_a_case_moves_to_the_schema_of_the_version_in_force() -> None:
     """A case kept under a child-support/v1 policy, re-read when a v2 version takes over: every
     v1 value kept, the v2 facts added from what the monitor knows."""
     from cspolicy.engine.caseschema import case_schema
-    from cspolicy.rete.accrual import restate
+    from cspolicy.rete.monitor import restate
 
     monitor = CaseMonitor(load_policy(MONITOR))  # child-support/v1
     order = {"monthly_amount": "100", "jurisdiction": {"state": "WI"}}

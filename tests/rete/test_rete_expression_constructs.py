@@ -76,6 +76,18 @@ rules:
       if paying_parent.expected_release > as_of else None)) == False
     action: refer_for_contempt
     cite: [{source: src}]
+  - id: crowded
+    kind: threshold
+    title: More choices than one durable-rules pattern holds
+    summary: Each condition is split by choice; together they pass 30 and/or entries.
+    when:
+      - (arrears.family_owed if paying_parent.expected_release > as_of else arrears.state_owed) > 100
+      - (arrears.state_owed if paying_parent.incarcerated_since > as_of else arrears.family_owed) > 200
+      - (order.monthly_amount if paying_parent.expected_release < as_of else arrears.state_owed) > 50
+      - (arrears.family_owed if paying_parent.incarcerated_since < as_of else order.monthly_amount) > 10
+      - (arrears.state_owed if paying_parent.expected_release == as_of else arrears.family_owed) > 1
+    action: docket_lien
+    cite: [{source: src}]
   - id: licenses
     kind: threshold
     title: License tests
@@ -121,7 +133,12 @@ def test_none_tests_are_native_and_the_rest_precomputed_with_a_reason(policy_pat
     assert network.native_conditions["county-referral"] == [
         "arrears.family_owed + arrears.state_owed > params.county_limit[jurisdiction.county]"
     ]
-    reasons = {text: reason for rule in network.precomputed_conditions.values() for text, reason in rule}
+    reasons = {
+        text: reason
+        for rule_id, rule in network.precomputed_conditions.items()
+        if rule_id != "crowded"  # see test_a_rule_too_large_for_one_pattern...
+        for text, reason in rule
+    }
     assert reasons == {
         "last_paid != None": "a test for a missing value (== None) of max_of() "
         "(durable-rules cannot count or aggregate list items), not one value",
@@ -138,6 +155,24 @@ def test_none_tests_are_native_and_the_rest_precomputed_with_a_reason(policy_pat
         'any_of(paying_parent.licenses, type == "driver" and status == "active")',
         'any_of(paying_parent.licenses, type == "recreational" or type == "professional")',
     ]
+
+
+def test_a_rule_too_large_for_one_pattern_precomputes_its_largest_conditions(policy_path: Path) -> None:
+    """durable-rules 2.0.28 refuses a pattern of 32 and/or entries (error 113); every condition
+    of a rule is in one pattern, so the largest are precomputed until the rest fit."""
+    from cspolicy.rete.patterns import MAX_PATTERN_ENTRIES, pattern_entries
+
+    network = load_policy(policy_path).to_rete()
+    plans = network.plans["crowded"]
+    native = [p for p in plans if p.native]
+    assert 0 < len(native) < len(plans)
+    assert all("more than 30 and/or entries" in p.reason for p in plans if not p.native)
+    entries = 2 + sum(pattern_entries(p.holds) + 4 * p.hybrid for p in native)
+    assert (
+        entries
+        <= MAX_PATTERN_ENTRIES
+        < entries + min(pattern_entries(p.holds) for p in plans if not p.native)
+    )
 
 
 def test_durable_rules_misdecides_or_across_item_fields() -> None:

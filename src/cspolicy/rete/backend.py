@@ -54,7 +54,7 @@ from cspolicy.rete.network import (
     encode,
     outcome_rule,
 )
-from cspolicy.rete.patterns import flag_fails, flag_holds, keys_read
+from cspolicy.rete.patterns import MAX_PATTERN_ENTRIES, flag_fails, flag_holds, keys_read, pattern_entries
 
 if TYPE_CHECKING:
     from cspolicy.engine.caseschema import CaseSchema
@@ -179,6 +179,10 @@ class RetePolicy:
             for plan in plans:
                 plan.keys = frozenset(keys_read(plan.holds) | keys_read(plan.fails))
                 plan.hybrid = plan.native and bool(plan.keys & self.gappy)
+            _fit_one_pattern(plans)
+        # Only what native conditions read is posted (a value nothing reads cannot spoil a case).
+        read = {key for plans in self.plans.values() for plan in plans if plan.native for key in plan.keys}
+        self.keys = {name: key for name, key in self.keys.items() if name in read}
         self.formulas = OutcomeFormulas(self.compiled, self.order)
         self.stats = {"cases": 0, "precomputed_mode": 0, "flagged": 0}
         definition = self.definition()
@@ -420,6 +424,23 @@ class RetePolicy:
                     f"rule {rule_id!r}: the Rete network gave an inconsistent outcome "
                     f"(recommended, held, waiting = {outcomes}); please report this"
                 )
+
+
+def _fit_one_pattern(plans: list[ConditionPlan]) -> None:
+    """Precompute the largest native conditions of a rule until all its conditions fit the one
+    durable-rules pattern that tests them (an `$and` of them: see RetePolicy.condition_rules)."""
+
+    def entries(plan: ConditionPlan) -> int:
+        test = plan.holds if plan.part == "when" else plan.fails
+        return pattern_entries(test) + (4 if plan.hybrid else 0)  # flag_holds / flag_fails add two of each
+
+    while 2 + sum(entries(p) for p in plans if p.native) > MAX_PATTERN_ENTRIES:
+        largest = max((p for p in plans if p.native), key=entries)
+        largest.native = largest.hybrid = False
+        largest.reason = (
+            f"the rule's conditions need more than {MAX_PATTERN_ENTRIES} and/or entries in one"
+            " durable-rules pattern: this, the largest, is precomputed"
+        )
 
 
 def _as_snapshot(snapshot: CaseSnapshot | dict[str, Any] | str | Path, schema: CaseSchema) -> CaseSnapshot:

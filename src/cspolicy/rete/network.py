@@ -190,6 +190,8 @@ class ConditionTranslator:
             missing = want != node.negated  # the expression wanted: "the value is None"
             if is_none(operand, self.derived):
                 return ALWAYS if missing else NEVER
+            if isinstance(operand, Literal) and not self.in_item:  # a written value is never missing
+                return NEVER if missing else ALWAYS
             if isinstance(operand, Conditional) and not self.in_item:
                 return self.missing_choice(operand, missing)
             while isinstance(operand, Binary) and isinstance(operand.right, Literal) and operand.op != "/":

@@ -57,3 +57,16 @@ def flag_fails(flag: str, fails: dict[str, Any]) -> dict[str, Any]:
     return {
         "$or": [{"$and": [{"$ex": {flag: 1}}, {"$neq": {flag: "T"}}]}, {"$and": [{"$nex": {flag: 1}}, fails]}]
     }
+
+
+MAX_PATTERN_ENTRIES = 30  # durable-rules 2.0.28 refuses a pattern of 32 (ERR_EXPRESSION_LIMIT_EXCEEDED)
+
+
+def pattern_entries(test: Any) -> int:
+    """The entries durable-rules keeps for an expression in one pattern: two per `$and` / `$or`
+    (list tests included); comparisons take none (measured: 15 `$or` in an `$and` are refused)."""
+    if isinstance(test, list):
+        return sum(pattern_entries(v) for v in test)
+    if not isinstance(test, dict):
+        return 0
+    return sum((2 if key in ("$and", "$or") else 0) + pattern_entries(value) for key, value in test.items())
