@@ -148,7 +148,7 @@ class _Finder:
         return contract(text) if self.spanish is not None else text
 
     def render(self, node: Node) -> str:
-        """A value in words with the case's values ('arrears total ($1,320.00)')."""
+        """A value in words with the case's values ('the balance ($1,320.00)')."""
         if self.spanish is not None:
             return SpanishRenderer(self.spanish.texts, self._values(node)).render(node)
         return Renderer(self.labels, self._values(node)).render(node)
