@@ -89,6 +89,7 @@ def main() -> None:
         )
     if not args.skip_rete:
         report["rete"] = rete(batch_input, args.per_case)
+    report["load_average_at_end"] = os.getloadavg()  # the machine is shared: say how busy it was
     text = markdown(report)
     print(text)
     (args.data / "results.md").write_text(text)
@@ -312,7 +313,8 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
         f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']}, {m['os']}, Python {m['python']}, "
-        f"polars {m['polars']}, pyarrow {m['pyarrow']}; load average at start {m['load_average_at_start']}",
+        f"polars {m['polars']}, pyarrow {m['pyarrow']}; load average at start {m['load_average_at_start']}"
+        f", at end {report.get('load_average_at_end')}",
         f"Command: `{report['command']}`",
         "",
         "| measure | result |",

@@ -110,3 +110,6 @@ def test_json_lines_split_on_the_same_newlines_as_before(tmp_path: Path) -> None
     rows = pl.concat([t for t in iter_tables(odd, 10)], how="diagonal_relaxed")
     assert rows.height == 3
     assert rows.get_column("case_id").to_list()[:2] == ["B1", "B2"]
+    blank = tmp_path / "blank.jsonl"
+    blank.write_bytes(b"\n   \n\n")
+    assert list(iter_tables(blank, 10)) == []  # blank lines hold no rows, as before

@@ -199,7 +199,8 @@ def _jsonl_tables(path: Path, batch_size: int, layout: Layout) -> Iterator[pl.Da
         while block := list(itertools.islice(handle, batch_size)):
             whole = arrow_flat(b"".join(block) + b"\n", sum(1 for line in block if line.strip()), nested)
             if whole is not None:
-                yield whole
+                if whole.height:  # a block of blank lines holds no row
+                    yield whole
                 continue
             text = io.TextIOWrapper(io.BytesIO(b"".join(block)), encoding="utf-8")  # newlines as before
             lines = [line for line in text if line.strip()]
