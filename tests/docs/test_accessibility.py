@@ -53,7 +53,7 @@ DARK_SAMPLE = [
     "catalogue/wisconsin/",
     "catalogue/wisconsin/2025.1/",
     "catalogue/wisconsin/2025.1/lien/",
-    "catalogue/federal/2025.1/family-violence-safeguards/",
+    "catalogue/federal/2025.2/family-violence-safeguards/",
     "codes/CSP101/",
     "guides/reading-a-decision/",
     "reference/api/",
