@@ -206,29 +206,50 @@ def convert(
     return value, problem
 
 
-def _money(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+_MONEY_WORDS = (
+    "{}: amount must be a finite number (got {})",
+    "{}: not an amount (got {})",
+    "{}: amounts in a caseload are whole cents (got {})",
+    "{}: must be an amount of money, not {}",
+)
+_NUMBER_WORDS = (
+    "{}: must be a finite number (got {})",
+    "{}: not a number (got {})",
+    "{}: numbers in a caseload have at most 6 decimals (got {})",
+    "{}: must be a number, not {}",
+)
+
+
+def _decimal(
+    expr: pl.Expr, dtype: pl.DataType, label: pl.Expr, target: pl.Decimal, words: tuple[str, ...]
+) -> tuple[pl.Expr, pl.Expr]:
+    """The column as `target`, and why a value is not one (`words`: infinite, unreadable, too precise, type)."""
     problem: pl.Expr = pl.lit(None, dtype=pl.String)
-    if isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= MONEY.scale:
-        value = expr.cast(MONEY)
-    elif dtype.is_integer():
-        value = expr.cast(pl.Decimal(38, 0)).cast(MONEY)
-    elif isinstance(dtype, pl.Decimal) or dtype.is_float() or dtype == pl.String or dtype == pl.Null:
+    if isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= (target.scale or 0):
+        return expr.cast(target), problem
+    if dtype.is_integer():
+        return expr.cast(pl.Decimal(38, 0)).cast(target), problem
+    if isinstance(dtype, pl.Decimal) or dtype.is_float() or dtype == pl.String or dtype == pl.Null:
         text = expr.cast(pl.String).str.strip_chars()
         lowered = text.str.to_lowercase().str.strip_prefix("+").str.strip_prefix("-")
         wide = text.cast(_WIDE, strict=False)
-        value = wide.cast(MONEY)
+        value = wide.cast(target)
         problem = (
             pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]))
-            .then(_fmt("{}: amount must be a finite number (got {})", label, text))
+            .then(_fmt(words[0], label, text))
             .when(text.is_not_null() & wide.is_null())
-            .then(_fmt("{}: not an amount (got {})", label, _shown(text)))
+            .then(_fmt(words[1], label, _shown(text)))
             .when(wide != value.cast(_WIDE))
-            .then(_fmt("{}: amounts in a caseload are whole cents (got {})", label, text))
+            .then(_fmt(words[2], label, text))
         )
-    else:
-        return pl.lit(None, dtype=MONEY), pl.when(expr.is_not_null()).then(
-            _fmt("{}: must be an amount of money, not {}", label, pl.lit(str(dtype)))
-        )
+        return value, problem
+    # A null value passes the callers' range checks, so this problem is the one reported.
+    wrong_type = _fmt(words[3], label, pl.lit(str(dtype)))
+    return pl.lit(None, dtype=target), pl.when(expr.is_not_null()).then(wrong_type)
+
+
+def _money(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    value, problem = _decimal(expr, dtype, label, MONEY, _MONEY_WORDS)
     problem = (
         pl.when(problem.is_not_null())
         .then(problem)
@@ -242,28 +263,7 @@ def _money(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, 
 
 def _number(expr: pl.Expr, dtype: pl.DataType, label: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """A `number` field: any finite value with at most 6 decimals (kept exactly)."""
-    problem: pl.Expr = pl.lit(None, dtype=pl.String)
-    if isinstance(dtype, pl.Decimal) and (dtype.scale or 0) <= NUMBER.scale:
-        value = expr.cast(NUMBER)
-    elif dtype.is_integer():
-        value = expr.cast(pl.Decimal(38, 0)).cast(NUMBER)
-    elif isinstance(dtype, pl.Decimal) or dtype.is_float() or dtype == pl.String or dtype == pl.Null:
-        text = expr.cast(pl.String).str.strip_chars()
-        lowered = text.str.to_lowercase().str.strip_prefix("+").str.strip_prefix("-")
-        wide = text.cast(_WIDE, strict=False)
-        value = wide.cast(NUMBER)
-        problem = (
-            pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]))
-            .then(_fmt("{}: must be a finite number (got {})", label, text))
-            .when(text.is_not_null() & wide.is_null())
-            .then(_fmt("{}: not a number (got {})", label, _shown(text)))
-            .when(wide != value.cast(_WIDE))
-            .then(_fmt("{}: numbers in a caseload have at most 6 decimals (got {})", label, text))
-        )
-    else:
-        return pl.lit(None, dtype=NUMBER), pl.when(expr.is_not_null()).then(
-            _fmt("{}: must be a number, not {}", label, pl.lit(str(dtype)))
-        )
+    value, problem = _decimal(expr, dtype, label, NUMBER, _NUMBER_WORDS)
     problem = (
         pl.when(problem.is_not_null())
         .then(problem)
