@@ -166,10 +166,9 @@ class Renderer:
     # -- sentences (yes/no parts, said as true or as false) ------------------------------------
     def _sentence(self, node: Node, negated: bool) -> str:
         if isinstance(node, Name) and node.type is Type.BOOL:
-            label = self.labels.of(node)
-            return negate_label(label) if negated else label
+            return self._flag(node, negated)
         if isinstance(node, Literal) and isinstance(node.value, bool):
-            return "never" if node.value == negated else "always"
+            return self._constant(node.value == negated)
         if isinstance(node, Unary) and node.op == "not":
             return self._sentence(node.operand, not negated)
         if isinstance(node, Compare):
@@ -187,13 +186,30 @@ class Renderer:
         if isinstance(node, Missing):
             return self._missing(node, negated)
         if isinstance(node, Call) and node.function == "taken":
-            done = "has not been done" if negated else "has been done"
-            return f"{words(self._render(node.args[0]))} {done}"
+            return self._taken(node, negated)
         if isinstance(node, Call) and node.function == "same_month":
-            args = [self._render(a) for a in node.args]
-            return f"{args[0]} is {'not ' if negated else ''}in the same month as {args[1]}"
+            return self._same_month(node, negated)
         positive = self._render(node)
-        return f"it is not true that {positive}" if negated else positive
+        return self._not_true(positive) if negated else positive
+
+    # The words of the sentences above; a renderer in another language replaces these.
+    def _flag(self, node: Name, negated: bool) -> str:
+        label = self.labels.of(node)
+        return negate_label(label) if negated else label
+
+    def _constant(self, never: bool) -> str:
+        return "never" if never else "always"
+
+    def _taken(self, node: Call, negated: bool) -> str:
+        done = "has not been done" if negated else "has been done"
+        return f"{words(self._render(node.args[0]))} {done}"
+
+    def _same_month(self, node: Call, negated: bool) -> str:
+        args = [self._render(a) for a in node.args]
+        return f"{args[0]} is {'not ' if negated else ''}in the same month as {args[1]}"
+
+    def _not_true(self, positive: str) -> str:
+        return f"it is not true that {positive}"
 
     def _boolean(self, node: BoolOp, negated: bool) -> str:
         truths = [self.truths.get(id(operand), _UNSET) for operand in node.operands]

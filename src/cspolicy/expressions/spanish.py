@@ -79,35 +79,21 @@ class SpanishRenderer(Renderer):
         return SpanishRenderer(self.texts, None, self.params)
 
     # -- sentences ----------------------------------------------------------------------------
-    def _sentence(self, node: Node, negated: bool) -> str:
-        if isinstance(node, Name) and node.type is Type.BOOL:
-            return self.texts.negative(node) if negated else self.texts.label(node)
-        if isinstance(node, Literal) and isinstance(node.value, bool):
-            return MESSAGES["bool.never"] if node.value == negated else MESSAGES["bool.always"]
-        if isinstance(node, Unary) and node.op == "not":
-            return self._sentence(node.operand, not negated)
-        if isinstance(node, Compare):
-            left, right = node.left, node.right
-            if isinstance(right, Literal) and isinstance(right.value, bool) and node.op in ("==", "!="):
-                affirms = (right.value is True) == (node.op == "==")
-                return self._sentence(left, negated == affirms)
-            return self._compare(node, negated)
-        if isinstance(node, Membership):
-            return self._membership(node, negated)
-        if isinstance(node, BoolOp):
-            return self._boolean(node, negated)
-        if isinstance(node, Quantifier) and node.function == "any_of":
-            return self._any(node, negated)
-        if isinstance(node, Missing):
-            return self._missing(node, negated)
-        if isinstance(node, Call) and node.function == "taken":
-            key = "taken.no" if negated else "taken.yes"
-            return message(key, action=self._action(node.args[0]))
-        if isinstance(node, Call) and node.function == "same_month":
-            a, b = (self._render(arg) for arg in node.args)
-            return message("same_month.no" if negated else "same_month.yes", a=a, b=b)
-        positive = self._render(node)
-        return message("sentence.not_true", sentence=positive) if negated else positive
+    def _flag(self, node: Name, negated: bool) -> str:
+        return self.texts.negative(node) if negated else self.texts.label(node)
+
+    def _constant(self, never: bool) -> str:
+        return MESSAGES["bool.never"] if never else MESSAGES["bool.always"]
+
+    def _taken(self, node: Call, negated: bool) -> str:
+        return message("taken.no" if negated else "taken.yes", action=self._action(node.args[0]))
+
+    def _same_month(self, node: Call, negated: bool) -> str:
+        a, b = (self._render(arg) for arg in node.args)
+        return message("same_month.no" if negated else "same_month.yes", a=a, b=b)
+
+    def _not_true(self, positive: str) -> str:
+        return message("sentence.not_true", sentence=positive)
 
     def _action(self, node: Node) -> str:
         if isinstance(node, Literal) and isinstance(node.value, str):
