@@ -75,9 +75,12 @@ class RecommendedAction(_Action):
         due_by: dt.date | None,
         overdue: bool | None,
     ) -> None:
-        super().__init__(explainer, compiled)
+        # `_Action.__init__` written out: one is made for every action of every case.
+        self._explainer = explainer
+        self._compiled = compiled
+        self._because = _UNSET
+        self.action, self.rule, self.kind, self.title, self.priority = compiled.identity
         self.outputs = outputs
-        self.priority = compiled.identity[4]
         self.due_by = due_by
         self.overdue = overdue
         self._parameters: dict[str, Any] = _UNSET

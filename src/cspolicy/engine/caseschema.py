@@ -32,8 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from cspolicy.diagnostics import Code, PolicyError, Problem
 from cspolicy.engine.ordering import derived_order
-from cspolicy.engine.snapshotreader import compile_reader
-from cspolicy.expressions import CheckError, Context, ExpressionSyntaxError, Scope, check, compile_expression
+from cspolicy.engine.snapshotreader import compile_derived_facts, compile_reader
+from cspolicy.expressions import CheckError, ExpressionSyntaxError, Scope, check, compile_expression
 from cspolicy.expressions import parse_expression as parse
 from cspolicy.expressions.closures import Fn
 from cspolicy.expressions.nodes import Node
@@ -171,9 +171,7 @@ class CaseSchema:
             value = getter(snapshot)
             facts[path] = [item.model_dump() for item in value] if is_list else value
         if self.derived:
-            context = Context(facts, {}, {})
-            for name, derived in self.derived.items():
-                facts[name] = derived.fn(context)
+            self._derive_facts(facts)
         return facts
 
     def read(self, data: Any) -> dict[str, Any] | None:
@@ -181,10 +179,14 @@ class CaseSchema:
         reader can vouch for it (cspolicy.engine.snapshotreader); None: validate with `parse`."""
         facts = self._reader(data)
         if facts is not None and self.derived:
-            context = Context(facts, {}, {})
-            for name, derived in self.derived.items():
-                facts[name] = derived.fn(context)
+            self._derive_facts(facts)
         return facts
+
+    @functools.cached_property
+    def _derive_facts(self) -> Callable[[dict[str, Any]], None]:
+        """Add the derived facts to a case's facts, in dependency order: one generated function
+        (cspolicy.expressions.codegen) computing what each derived fact's closure computes."""
+        return compile_derived_facts({name: derived.node for name, derived in self.derived.items()})
 
     def snapshot_from_facts(self, facts: dict[str, Any]) -> Any:
         """The snapshot model of facts read by `read` (built when a caller asks for the snapshot)."""

@@ -135,6 +135,11 @@ class CompiledPolicy:
     explain_cache: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False, compare=False)
     # Each rule's citations as JSON, built on first use by the explainer.
     citations_json: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
+    # The parameter values each rule reads, as JSON, by (id() of the rule, day): the same for
+    # every case of that day; filled by the explainer on first use.
+    parameters_json: dict[tuple[int, dt.date], dict[str, Any]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     # The case schema the policy reads (child-support/v1 unless the policy names one).
     case_schema: CaseSchema | None = field(default=None, repr=False, compare=False)
     # Parameter values in force, by day: most caseloads span a few hundred days at most.
@@ -151,6 +156,11 @@ class CompiledPolicy:
         rules = [rule for rule in self.rules.values() if not rule.is_hold]
         rules.sort(key=lambda rule: -rule.rule.priority)  # stable: ties keep policy order
         return tuple(rules)
+
+    @cached_property
+    def action_steps(self) -> tuple[tuple[str, CompiledRule], ...]:
+        """`action_order` with each rule's id: what deciding a case walks."""
+        return tuple((rule.rule.id, rule) for rule in self.action_order)
 
     @cached_property
     def positions(self) -> dict[str, int]:

@@ -12,6 +12,7 @@ The output models (`ConditionTrace`, `CitationOut`, `WhyNot`, …) live in
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,8 @@ class Decision:
         self.held = held
         self.waiting = waiting
         # When it was evaluated: part of the record, never of `to_json()` (which must not vary).
-        self._evaluated_at = dt.datetime.now(dt.UTC)
+        # The clock is read now; the datetime is made when someone reads it.
+        self._evaluated_at: dt.datetime | float = time.time()
 
     def __repr__(self) -> str:
         return f"<Decision {self.case_id} {self.as_of}: {', '.join(self.action_codes) or 'no action'}>"
@@ -94,7 +96,9 @@ class Decision:
     @property
     def evaluated_at(self) -> dt.datetime:
         """When the evaluation ran (kept in the decision record, never in `to_json()`)."""
-        return self._evaluated_at
+        if type(self._evaluated_at) is float:
+            self._evaluated_at = dt.datetime.fromtimestamp(self._evaluated_at, dt.UTC)
+        return self._evaluated_at  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (every explanation built)."""

@@ -85,7 +85,7 @@ class ReferenceBackend:
     def decide(self, outcome: CaseOutcome) -> CaseOutcome:
         """Fill an undecided outcome: which rules apply, are held, wait."""
         context, applies, held_by = outcome.context, outcome.applies, outcome.held_by
-        self.settle(outcome, applies, context, context.facts, context.params, context.derive)
+        self.settle(outcome, applies, context, context.facts, context.params, context.derive, context.derived)
         for hold_id, targets in self.holds:
             if applies[hold_id] and hold_id not in held_by:
                 for target in targets:
@@ -129,16 +129,21 @@ def _generate(policy: CompiledPolicy, order: list[str], uses: Counter[str]) -> C
     """One generated function settling which rules apply (as `applies_by_closures`): each rule's
     conditions inline (cspolicy.expressions.codegen), a condition shared by rules computed once."""
     src = Source()
-    outcome, applies, context, facts, params, derive = (src.name("a") for _ in range(6))
-    expressions = Expressions(src, facts, params, derive, context)
+    outcome, applies, context, facts, params, derive, memo = (src.name("a") for _ in range(7))
     unset, failed, located = (
         src.const(_UNSET),
         src.const((DivisionByZero, KeyError)),
         src.const(_located_error),
     )
+    # A derived value is computed inline where it is first read and kept for the next reads
+    # (and in the case's derived values, for explanations), as `Context.derive` does.
+    derived = {name: d.expression.node for name, d in policy.derived.items()}
+    expressions = Expressions(src, facts, params, derive, context, derived, memo, unset)
     shared: dict[str, str] = {}
     src.line(
-        0, "def {}({}, {}, {}, {}, {}, {}):", src.name("r"), outcome, applies, context, facts, params, derive
+        0,
+        "def {}({}, {}, {}, {}, {}, {}, {}):",
+        *(src.name("r"), outcome, applies, context, facts, params, derive, memo),
     )
     for text in uses:
         if uses[text] > 1:
@@ -164,4 +169,6 @@ def _generate(policy: CompiledPolicy, order: list[str], uses: Counter[str]) -> C
         src.line(2, "{} = {}({}, {})", result, located, outcome, src.const(rule_id))
         src.line(1, "{}[{}] = {}", applies, src.const(rule_id), result)
     src.line(1, "return None")
+    for local in expressions.locals.values():  # each derived value's local, unset until read
+        src.insert(1, 1, "{} = {}", local, unset)
     return src.build("_r0")

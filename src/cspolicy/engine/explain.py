@@ -30,6 +30,9 @@ from cspolicy.expressions.render import (
 )
 from cspolicy.expressions.templates import template
 
+_UNKNOWN: Any = object()  # a condition's result not yet computed
+_KEPT_DAYS = 50_000  # (rule, day) parameter values kept before they are dropped
+
 # A part of a condition compiled on its own (to say which part of an `and`/`or` holds), by node.
 _PARTS: weakref.WeakKeyDictionary[Node, CompiledExpression] = weakref.WeakKeyDictionary()
 
@@ -55,6 +58,10 @@ class Explainer:
         # Sentences said for this case, by (expression, truth): a condition shared by rules and a
         # derived value read by several traces are said once (the values are the case's own).
         self._said: dict[tuple[int, bool | None], str] = {}
+        # What this case reads, by expression (the expression kept, so its id cannot be reused):
+        # the values, and the same as JSON; and each value as a sentence shows it, by path and type.
+        self._read: dict[int, tuple[CompiledExpression, dict[str, Any], dict[str, Any] | None]] = {}
+        self._shown: dict[tuple[str, Type], str] = {}
 
     # -- explanations -----------------------------------------------------------------------
     def _reads(self, expression: CompiledExpression) -> tuple[tuple[str, str, str], ...]:
@@ -69,6 +76,27 @@ class Explainer:
         return reads
 
     def values(self, expression: CompiledExpression) -> dict[str, Any]:
+        """The case's values of what `expression` reads, by path (worked out once per case)."""
+        read = self._read.get(id(expression))
+        if read is not None and read[0] is expression:
+            return read[1]
+        values = self._values(expression)
+        self._read[id(expression)] = (expression, values, None)
+        return values
+
+    def _values_json(self, expression: CompiledExpression) -> dict[str, Any]:
+        """`values(expression)` as a trace's JSON has them (a list is left out), once per case."""
+        values = self.values(expression)
+        read = self._read[id(expression)]
+        if read[2] is None:
+            read = self._read[id(expression)] = (
+                expression,
+                values,
+                {k: json_value(v) for k, v in values.items() if not isinstance(v, list)},
+            )
+        return dict(read[2])  # type: ignore[arg-type]
+
+    def _values(self, expression: CompiledExpression) -> dict[str, Any]:
         values: dict[str, Any] = {}
         facts, params = self.context.facts, self.params
         for path, kind, key in self._reads(expression):
@@ -87,16 +115,21 @@ class Explainer:
         # Built from already-checked parts: skip pydantic validation on this hot path.
         return ConditionTrace.model_construct(**self.trace_json(condition, rule))
 
-    def trace_json(self, condition: CompiledCondition, rule: CompiledRule) -> dict[str, Any]:
-        """A condition's trace as it appears in the decision JSON (`ConditionTrace`'s fields)."""
-        result = self.run(condition, rule)
+    def trace_json(
+        self, condition: CompiledCondition, rule: CompiledRule, result: Any = _UNKNOWN
+    ) -> dict[str, Any]:
+        """A condition's trace as it appears in the decision JSON (`ConditionTrace`'s fields);
+        `result`, when the caller knows it (a `when` of a rule that applies is true), is not
+        computed again."""
+        if result is _UNKNOWN:
+            result = self.run(condition, rule)
         values = self.values(condition)
         # Said as it is for this case: a condition that failed reads in the negative.
         text = self.explain_text(condition, values, result if isinstance(result, bool) else None)
         return {
             "expr": condition.text,
             "part": condition.part,
-            "values": {k: json_value(v) for k, v in values.items() if not isinstance(v, list)},
+            "values": self._values_json(condition),
             "result": result,
             "text": text,
         }
@@ -147,7 +180,7 @@ class Explainer:
             )
         if filled.computed:
             values = dict(values) | {k: self.part_value(node) for k, node in filled.computed}
-        text = filled.fill(values)
+        text = filled.fill(values, self._shown)
         if truth is None:
             text = self.unknown_because(expression, values) + text
         derived = expression.node if isinstance(expression.node, Name) else None
@@ -196,14 +229,15 @@ class Explainer:
             keys = self.cache[cache_key] = tuple(dict.fromkeys(wanted))
         for derived_key in keys:
             derived = self.policy.derived[derived_key]
-            values = self.values(derived.expression)
             if derived.expression.node.type is Type.BOOL:
                 try:
                     value = self.context.derive(derived_key)
                 except (DivisionByZero, KeyError):
                     value = None
                 truth = value if isinstance(value, bool) else None
-                inner = self.explain_text(derived.expression, values, truth)
+                inner = self._said.get((id(derived.expression), truth)) or self.explain_text(
+                    derived.expression, self.values(derived.expression), truth
+                )
                 label = (
                     derived.label
                     if truth is True
@@ -216,7 +250,9 @@ class Explainer:
                 else:
                     parts.append(f" — {label}: {inner}")
             else:
-                inner = self.explain_text(derived.expression, values)
+                inner = self._said.get((id(derived.expression), True)) or self.explain_text(
+                    derived.expression, self.values(derived.expression)
+                )
                 parts.append(
                     f"{derived.label} means: {inner}" if bare else f" — where {derived.label} means: {inner}"
                 )
@@ -229,11 +265,23 @@ class Explainer:
         return traces
 
     def because_json(self, rule: CompiledRule) -> list[dict[str, Any]]:
-        """`because(rule)` as the decision JSON has it, without building the trace models."""
-        return [self.trace_json(c, rule) for c in (*rule.when, *rule.unless)]
+        """`because(rule)` as the decision JSON has it, without building the trace models.
+        Every `when` of a rule that applies is true (that is what applying means): not run again."""
+        known = True if self.applies.get(rule.id) is True else _UNKNOWN
+        return [self.trace_json(c, rule, known) for c in rule.when] + [
+            self.trace_json(c, rule) for c in rule.unless
+        ]
 
     def parameters(self, rule: CompiledRule) -> dict[str, Any]:
-        return {name: json_value(self.params.get(name)) for name in rule.parameters}
+        """The parameter values in force that `rule` reads, as JSON (the same for every case of
+        a day: kept per rule and day, a copy given out)."""
+        kept, key = self.policy.parameters_json, (id(rule), self.outcome.as_of)
+        cached = kept.get(key)
+        if cached is None:
+            if len(kept) >= _KEPT_DAYS:  # a caseload spanning very many days
+                kept.clear()
+            cached = kept[key] = {name: json_value(self.params.get(name)) for name in rule.parameters}
+        return dict(cached)
 
     def decision(self) -> Decision:
         """The Decision: actions (priority order), held and waiting (policy order); outputs and
@@ -274,11 +322,8 @@ class Explainer:
 
     @property
     def policy_json(self) -> dict[str, str]:
-        return {
-            "id": self.policy.source.id,
-            "version": self.policy.source.version,
-            "digest": self.policy.digest,
-        }
+        reference = self.policy.reference
+        return {"id": reference.id, "version": reference.version, "digest": reference.digest}
 
     def citations_json(self, rule: CompiledRule) -> list[dict[str, Any]]:
         """A rule's citations as JSON (built once per rule and reused)."""

@@ -106,11 +106,11 @@ class CaseOutcome:
         """The recommended rules in the order their actions are listed (priority, then policy order)."""
         applies, held_by, waiting_for = self.applies, self.held_by, self.waiting_for
         if not held_by and not waiting_for:
-            return [rule for rule in self.policy.action_order if applies[rule.rule.id]]
+            return [rule for rule_id, rule in self.policy.action_steps if applies[rule_id]]
         return [
             rule
-            for rule in self.policy.action_order
-            if applies[rule.rule.id] and rule.rule.id not in held_by and rule.rule.id not in waiting_for
+            for rule_id, rule in self.policy.action_steps
+            if applies[rule_id] and rule_id not in held_by and rule_id not in waiting_for
         ]
 
     # -- expressions --------------------------------------------------------------------------

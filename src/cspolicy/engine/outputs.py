@@ -25,6 +25,11 @@ def round_money(amount: Decimal | int) -> Decimal:
 
 def json_value(value: Any) -> Any:
     """A fact as stable JSON: Decimal as text, dates ISO, lists item by item."""
+    cls = value.__class__  # the exact types facts have first (what the checks below say of them)
+    if cls is str or cls is bool or cls is int or value is None:
+        return value
+    if cls is Decimal:
+        return str(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.date):

@@ -120,7 +120,14 @@ class PolicySet:
             if facts is not None:
                 case_path, date_path, state_path = schema.identity_paths
                 case_id, as_of = facts[case_path], facts[date_path]
-                self._check_case(case_id, as_of, None if state_path is None else facts[state_path])
+                case_state = None if state_path is None else facts[state_path]
+                state, start, end = self._bounds
+                if (
+                    (state != "US" and case_state is not None and case_state != state)
+                    or as_of < start
+                    or (end is not None and as_of >= end)
+                ):
+                    self._check_case(case_id, as_of, case_state)  # raises the located error
                 return self.backend.decide(CaseOutcome.from_facts(self.compiled, facts, case_id, as_of))
         case = _as_snapshot(snapshot, self.case_schema)
         self.check_jurisdiction(case)
@@ -170,6 +177,11 @@ class PolicySet:
 
     def check_date(self, case: CaseSnapshot) -> None:
         self._check_day(case.case_id, case.as_of)
+
+    @cached_property
+    def _bounds(self) -> tuple[str, dt.date, dt.date | None]:
+        """(state, first day, end day): what `_check_case` checks, read once."""
+        return self.compiled.source.jurisdiction.state, self.effective_from, self.effective_to
 
     def _check_case(self, case_id: str, as_of: dt.date, case_state: str | None) -> None:
         self._check_state(case_id, case_state)

@@ -10,7 +10,9 @@ and any input the model would coerce (a float, `"yes"` for a bool, a datetime) â
 answer None, and the caller validates with the schema's pydantic model as before, which gives
 the same values or the located errors. So every snapshot it accepts is one the model accepts,
 with the same values (tests/engine/test_snapshot_reader.py compares the two on every example
-and on random snapshots).
+and on random snapshots). A date or text string the converter has vouched for is remembered
+(a few thousand per memo), so a caseload's repeated dates and places are checked once: the
+string is immutable and the converter's answer for it never changes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from cspolicy.expressions.codegen import Source
+from cspolicy.expressions.closures import Context
+from cspolicy.expressions.codegen import Expressions, Source
+from cspolicy.expressions.nodes import Node
 from cspolicy.source.caseschema import CaseSchemaSource, FieldDoc, FieldType
 
 Reader = Callable[[Any], dict[str, Any] | None]
@@ -153,6 +157,29 @@ def _list(doc: FieldDoc) -> Callable[[Any], list[dict[str, Any]]]:
         return out
 
     return items
+
+
+_MEMO_SIZE = 4096  # distinct values remembered per memo: a caseload repeats dates and places
+
+
+def _memo_key(doc: FieldDoc) -> tuple[Any, ...]:
+    """Fields whose strings are vouched for alike share a memo (every date field does)."""
+    if doc.type is FieldType.DATE:
+        return (FieldType.DATE,)
+    return (doc.type, doc.pattern, doc.min_length, doc.max_length)
+
+
+def _remembering(convert: Callable[[Any], Any], memo: dict[str, Any]) -> Callable[[str], Any]:
+    """`convert`, remembering each string it vouches for (a date or a text is immutable)."""
+
+    def remember(v: str) -> Any:
+        value = convert(v)  # raises _Unsure first: only values the converter accepts are kept
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[v] = value
+        return value
+
+    return remember
 
 
 def compile_reader(source: CaseSchemaSource) -> Reader:
@@ -417,12 +444,46 @@ def _generate(tree: dict[str, Any], order: list[str]) -> Reader:
             src.line(depth + 1, "{} = {}({})", value, src.const(Decimal), value)
             src.line(depth, "else:")
             src.line(depth + 1, "{} = {}({})", value, src.const(_convert(doc)), value)
+        elif kind in (FieldType.DATE, FieldType.TEXT):  # seen before: the value already vouched for
+            memo, hit = memos.setdefault(_memo_key(doc), {}), src.name("m")
+            src.line(depth, "if {}({}) is {}:", cls, value, src.const(str))
+            src.line(depth + 1, "{} = {}.get({})", hit, src.const(memo), value)
+            src.line(
+                depth + 1,
+                "{} = {}({}) if {} is None else {}",
+                *(value, src.const(_remembering(_convert(doc), memo)), value, hit, hit),
+            )
+            src.line(depth, "else:")
+            src.line(depth + 1, "{} = {}({})", value, src.const(_convert(doc)), value)
         else:
             src.line(depth, "{} = {}({})", value, src.const(_convert(doc)), value)
 
+    memos: dict[tuple[Any, ...], dict[str, Any]] = {}
     group(data, tree, 2)
     src.line(1, "except {}:", unsure)
     src.line(2, "return None")
     pairs = [(src.const(path), values[path]) for path in order]
     src.line(1, "return {{" + ", ".join("{}: {}" for _ in pairs) + "}}", *(n for pair in pairs for n in pair))
+    return src.build("_r0")
+
+
+def _no_derived_value(name: str) -> Any:
+    """A schema's derived facts read facts only (the checker's scope has no policy values)."""
+    raise KeyError(name)
+
+
+def compile_derived_facts(derived: dict[str, Node]) -> Callable[[dict[str, Any]], None]:
+    """One generated function adding a schema's derived facts (checked nodes, in dependency
+    order) to a case's facts, as `facts[name] = closure(Context(facts, {}, {}))` does for each."""
+    src = Source()
+    facts, context = src.name("a"), src.name("a")
+    expressions = Expressions(src, facts, src.const({}), src.const(_no_derived_value), context)
+    src.line(0, "def {}({}):", src.name("r"), facts)
+    for name, node in derived.items():
+        src.line(1, "{}[{}] = " + expressions(node), facts, src.const(name))
+    src.line(1, "return None")
+    if expressions.fallbacks:  # some part is a closure call: it reads the case's Context
+        src.insert(
+            1, 1, "{} = {}({}, {}, {})", context, src.const(Context), facts, src.const({}), src.const({})
+        )
     return src.build("_r0")

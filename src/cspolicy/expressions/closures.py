@@ -356,6 +356,28 @@ _FIRST_DAY = dt.date.min.toordinal()
 _LAST_DAY = dt.date.max.toordinal()
 
 
+def days_added(day: dt.date, days: int, node: Node) -> dt.date:
+    """`add_days(day, days)` of two known values; ExpressionFailure off the calendar."""
+    ordinal = day.toordinal() + days
+    if not _FIRST_DAY <= ordinal <= _LAST_DAY:
+        raise ExpressionFailure(
+            Code.EVALUATION_FAILED,
+            f"add_days(): {day} plus {days:,} days is outside the calendar (years 1 to 9999)",
+            node,
+        )
+    return dt.date.fromordinal(ordinal)
+
+
+def in_same_month(a: dt.date, b: dt.date) -> bool:
+    """`same_month(a, b)` of two known dates."""
+    return (a.year, a.month) == (b.year, b.month)
+
+
+def days_from(a: dt.date, b: dt.date) -> int:
+    """`days_between(a, b)` of two known dates."""
+    return (b - a).days
+
+
 def _call(node: Call) -> Fn:
     function = node.function
     if function in ("taken", "days_since_taken", "date_taken"):
@@ -404,14 +426,7 @@ def _call(node: Call) -> Fn:
             day, days = start(c), count(c)
             if day is None or days is None:
                 return None
-            ordinal = day.toordinal() + days
-            if not _FIRST_DAY <= ordinal <= _LAST_DAY:
-                raise ExpressionFailure(
-                    Code.EVALUATION_FAILED,
-                    f"add_days(): {day} plus {days:,} days is outside the calendar (years 1 to 9999)",
-                    node,
-                )
-            return dt.date.fromordinal(ordinal)
+            return days_added(day, days, node)
 
         return add_days
     if function == "same_month":
@@ -419,7 +434,7 @@ def _call(node: Call) -> Fn:
 
         def same_month(c: Context) -> bool | None:
             a, b = earlier(c), later(c)
-            return None if a is None or b is None else (a.year, a.month) == (b.year, b.month)
+            return None if a is None or b is None else in_same_month(a, b)
 
         return same_month
     if function == "coalesce":
