@@ -82,16 +82,24 @@ def start(
         if process.poll() is not None:
             raise SystemExit(f"server exited: see {log}")
         try:
-            ready = httpx.get(f"http://{HOST}:{port}/readyz", timeout=1).status_code == 200
-            # With several workers /readyz answers as soon as one is up: wait for the others.
-            if ready and (workers == 1 or len(_children(process.pid)) >= workers):
-                time.sleep(0.5 if workers > 1 else 0)
+            # With several workers /readyz answers as soon as one is up. Each worker has its own
+            # SO_REUSEPORT socket and the kernel picks one per new connection (a connection to a
+            # worker still starting waits, and times out here): 8 answers in a row on 8 new
+            # connections mean every worker serves, but for a chance of 2**-7 with two.
+            if all(_ready(port) for _ in range(1 if workers == 1 else 8)) and (
+                workers == 1 or len(_children(process.pid)) >= workers
+            ):
                 return process
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     process.kill()
     raise SystemExit("server did not become ready")
+
+
+def _ready(port: int) -> bool:
+    with httpx.Client(timeout=1) as http:  # a new connection each time
+        return http.get(f"http://{HOST}:{port}/readyz").status_code == 200
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -254,14 +262,19 @@ async def drive(
 
 def cpu_seconds(pids: list[int], system_only: bool = False) -> float:
     """User + system CPU (or system only) of these processes so far (from /proc)."""
-    total = 0.0
+    return sum(cpu_by_process(pids, system_only).values())
+
+
+def cpu_by_process(pids: list[int], system_only: bool = False) -> dict[int, float]:
+    """User + system CPU (or system only) of each of these processes so far (from /proc)."""
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[12]) + (0 if system_only else int(fields[11]))) / CLOCK_TICKS
-    return total
+        out[pid] = (int(fields[12]) + (0 if system_only else int(fields[11]))) / CLOCK_TICKS
+    return out
 
 
 def own_cpu() -> float:
@@ -324,19 +337,30 @@ def measure(
     asyncio.run(drive(port, 4, 2, [2_000], messages, Tally()))  # warm-up, not counted
     pids = [server.pid, *_children(server.pid)]
     tally = Tally()
-    server_before, client_before = cpu_seconds(pids), own_cpu()
+    by_process, client_before = cpu_by_process(pids), own_cpu()
     kernel_before = cpu_seconds(pids, system_only=True)
     elapsed = asyncio.run(drive(port, args.clients, args.seconds, [args.max_requests], messages, tally))
-    cpu = {"server": cpu_seconds(pids) - server_before, "client": own_cpu() - client_before}
+    used = {pid: cpu - by_process.get(pid, 0.0) for pid, cpu in cpu_by_process(pids).items()}
+    cpu = {"server": sum(used.values()), "client": own_cpu() - client_before}
     cpu["server_kernel"] = cpu_seconds(pids, system_only=True) - kernel_before
     result = report(title, tally, elapsed, args.batch, cpu)
+    # Did every worker take work? (The supervisor and multiprocessing's resource tracker,
+    # also children of the server, use next to nothing.)
+    workers = sorted((round(100 * c / elapsed, 1) for p, c in used.items() if p != server.pid), reverse=True)
+    server_ms = 1000 * cpu["server"] / len(tally.latencies) if tally.latencies else float("nan")
     per_decision = (
         (cpu["server"] + cpu["client"]) * 1000 / tally.decisions if tally.decisions else float("nan")
     )
     print(
         json.dumps(
             {
+                "server_cpu_percent_by_child_process": workers,
                 "library_cpu_ms_per_decision": library,
+                # Both measured in the same minute, so other jobs on the machine inflate both:
+                # the ratio is what the service adds to the library's own work, per request.
+                "server_cpu_per_request_over_library": round(server_ms / library, 2)
+                if tally.latencies and library
+                else None,
                 "server_and_client_cpu_ms_per_decision": round(per_decision, 3),
                 # What 2 idle cores would give at this CPU cost (no other jobs on the machine).
                 "decisions_per_second_on_2_idle_cores": round(2000 / per_decision, 1)

@@ -26,6 +26,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="how often files are checked")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--no-reuse-port",
+        dest="reuse_port",
+        action="store_false",
+        help="with --workers above 1, all workers accept on one shared socket "
+        "(default: one SO_REUSEPORT socket each, the kernel spreads connections)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="decision threads per process (default 4)")
     parser.add_argument(
         "--inline-max-bytes",
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             inline_max_bytes=args.inline_max_bytes,
             workers=args.workers,
+            reuse_port=args.reuse_port,
             log_level=args.log_level,
         )
     except ValidationError as exc:
@@ -92,11 +100,10 @@ def run(args: argparse.Namespace) -> int:
         print_error(exc)
         return 1
     try:
-        serve(settings, registry if settings.workers == 1 else None)
+        return serve(settings, registry if settings.workers == 1 else None)
     except CSPolicyError as exc:  # the store cannot be opened
         print_error(exc)
         return 1
-    return 0
 
 
 def run_key(args: argparse.Namespace) -> int:

@@ -5,9 +5,10 @@ snapshot (at most `settings.inline_max_bytes`, no store) is decided on the loop:
 millisecond, cheaper than a trip to a thread once loop and threads contend for the GIL. All other
 CPU or blocking work (batches, larger bodies, why-not, saving and reading records, compiling
 policies on reload) runs in worker threads, at most `settings.threads` at a time. Threads share
-the GIL, so one process decides on about one core; `--workers N` runs N processes (uvicorn's
-supervisor, one shared listening socket), each with its own copy of the compiled policies, its
-own threads and its own reload watcher.
+the GIL, so one process decides on about one core; `--workers N` runs N processes (see
+`workers`: one SO_REUSEPORT listening socket each), each with its own copy of the compiled
+policies, its own threads and its own reload watcher. The plain decision call is answered
+before FastAPI's middleware and routing (see `fastpath`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,20 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 
-from cspolicy import CaseSnapshot, __version__
+from cspolicy import CaseSnapshot, CSPolicyError, __version__
 from cspolicy.service import decisions_api, errors, policies_api, records_api
+from cspolicy.service.fastpath import DecisionFastPath
 from cspolicy.service.keys import KeyRing
 from cspolicy.service.limits import BodyLimitMiddleware
 from cspolicy.service.models import ErrorBody, Health, Readiness
-from cspolicy.service.observability import Metrics, MetricsMiddleware, configure_logging
+from cspolicy.service.observability import (
+    Metrics,
+    MetricsMiddleware,
+    Receive,
+    Scope,
+    Send,
+    configure_logging,
+)
 from cspolicy.service.registry import PolicyRegistry
 from cspolicy.service.reloading import on_sighup, watch
 from cspolicy.service.settings import ServiceSettings
@@ -44,6 +53,16 @@ sets this service loaded. Decisions are the library's, byte for byte what
 `cspolicy evaluate --format json` prints. Every `/v1` call needs `Authorization: Bearer KEY`
 when the service runs with `--api-keys`.
 """
+
+
+class ServiceApp(FastAPI):
+    """The FastAPI application, with the plain decision calls answered first (see `fastpath`)."""
+
+    fast_path: DecisionFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is None or not await self.fast_path.handle(scope, receive, send):
+            await super().__call__(scope, receive, send)
 
 
 def create_app(settings: ServiceSettings, registry: PolicyRegistry | None = None) -> FastAPI:
@@ -94,7 +113,7 @@ def create_app(settings: ServiceSettings, registry: PolicyRegistry | None = None
             if service.store is not None:
                 service.store.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="cspolicy decision service",
         version=__version__,
         description=DESCRIPTION,
@@ -110,6 +129,8 @@ def create_app(settings: ServiceSettings, registry: PolicyRegistry | None = None
     app.include_router(policies_api.router)
     app.include_router(records_api.router)
     _health(app)
+    if settings.inline_max_bytes > 0:
+        app.fast_path = DecisionFastPath(service)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -118,7 +139,13 @@ def create_app(settings: ServiceSettings, registry: PolicyRegistry | None = None
 
 def app_from_environment() -> FastAPI:
     """The factory uvicorn's worker processes call (`--workers` above 1)."""
-    return create_app(ServiceSettings.from_environment())
+    settings = ServiceSettings.from_environment()
+    try:
+        return create_app(settings)
+    except CSPolicyError as exc:  # a policy changed on disk since the parent checked it
+        configure_logging(settings.log_level)
+        log.error("worker_start_refused", error=str(exc))
+        raise SystemExit(3) from None  # uvicorn's "failed to start" status
 
 
 def _health(app: FastAPI) -> None:

@@ -28,7 +28,15 @@ def authorize(request: Request, scope: Scope) -> ApiKey:
     ring: KeyRing | None = request.app.state.keys
     if ring is None:
         return ANONYMOUS
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return check_bearer(ring, request.headers.get("authorization"), scope)
+
+
+def check_bearer(ring: KeyRing | None, authorization: str | None, scope: Scope) -> ApiKey:
+    """The key an `Authorization` header value names when it may use `scope` (anyone when the
+    service has no keys); 401 or 403 (as a ServiceError) when not."""
+    if ring is None:
+        return ANONYMOUS
+    scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     challenge = {"WWW-Authenticate": "Bearer"}
     if scheme.lower() != "bearer" or not token:

@@ -35,7 +35,7 @@ from cspolicy.service.language import (
 )
 from cspolicy.service.registry import PolicyEntry
 from cspolicy.service.state import ServiceState, state_of
-from cspolicy.service.work import batch_items, decide, decide_batch, why_not
+from cspolicy.service.work import Decided, batch_items, decide, decide_batch, why_not
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 log = structlog.get_logger("cspolicy.service")
@@ -44,12 +44,13 @@ BATCH_CHUNK = 64  # snapshots decided per trip to a worker thread while streamin
 NDJSON = "application/x-ndjson"
 
 
-def _refused(
+def refused(
     service: ServiceState, key: ApiKey, policy_id: str, exc: CSPolicyError, event: str
 ) -> ServiceError:
+    """The error response for a snapshot the library refused, counted and logged (codes only)."""
     error = library_error(exc)
     code = error.body.error.code
-    service.metrics.errors.labels(code).inc()
+    service.metrics.error(code)
     case_id = exc.case_id if isinstance(exc, EvaluationError) else None
     # Codes only: a problem's message quotes the snapshot value it rejects.
     log.info(event, key=key.name, policy_id=policy_id, case_id=case_id, status=error.status, code=code)
@@ -106,7 +107,17 @@ async def decide_one(request: Request) -> Response:
         else:
             decided = await small_or_in_worker(service, len(body), decide, entry, body, None)
     except CSPolicyError as exc:
-        raise _refused(service, key, policy_id, exc, "decision_refused") from None
+        raise refused(service, key, policy_id, exc, "decision_refused") from None
+    counted(service, key, decided, start)
+    headers = language_headers(lang)
+    if decided.record_id is not None:
+        headers |= {"X-Record-Id": decided.record_id, "Location": f"/v1/records/{decided.record_id}"}
+    media_type = "text/plain; charset=utf-8" if text else "application/json"
+    return Response(decided.text, media_type=media_type, headers=headers)
+
+
+def counted(service: ServiceState, key: ApiKey, decided: Decided, start: float) -> None:
+    """Count a decision made for a single call and log its line (no snapshot value in it)."""
     decision = decided.decision
     service.metrics.decided(decision.policy.id, decision.action_codes)
     log.info(
@@ -120,11 +131,6 @@ async def decide_one(request: Request) -> Response:
         status=200,
         ms=round((time.perf_counter() - start) * 1000, 3),
     )
-    headers = language_headers(lang)
-    if decided.record_id is not None:
-        headers |= {"X-Record-Id": decided.record_id, "Location": f"/v1/records/{decided.record_id}"}
-    media_type = "text/plain; charset=utf-8" if text else "application/json"
-    return Response(decided.text, media_type=media_type, headers=headers)
 
 
 @router.post(
@@ -168,20 +174,20 @@ async def decide_many(
     try:
         items = await in_worker(service, batch_items, body)
     except CSPolicyError as exc:
-        raise _refused(service, key, policy_id, exc, "batch_refused") from None
+        raise refused(service, key, policy_id, exc, "batch_refused") from None
     limit = service.settings.max_batch_lines
     if len(items) > limit:
         raise ServiceError(413, "batch_too_large", f"{len(items)} snapshots in one batch; at most {limit}")
 
     async def lines() -> AsyncIterator[str]:
-        decided = refused = 0
+        decided = refusals = 0
         start = time.perf_counter()
         for first in range(0, len(items), BATCH_CHUNK):
             chunk = await in_worker(service, decide_batch, entry, items[first : first + BATCH_CHUNK], saver)
             for line in chunk:
                 if line.error_code is not None:
-                    refused += 1
-                    service.metrics.errors.labels(line.error_code).inc()
+                    refusals += 1
+                    service.metrics.error(line.error_code)
                     if line.error_code == "store_unavailable":  # the store failed, not the input
                         log.error("store_error", key=key.name, policy_id=policy_id, batch=True)
                 else:
@@ -202,7 +208,7 @@ async def decide_many(
             key=key.name,
             policy_id=policy_id,
             decided=decided,
-            refused=refused,
+            refused=refusals,
             stored=store,
             ms=round((time.perf_counter() - start) * 1000, 3),
         )
@@ -234,7 +240,7 @@ async def explain(policy_id: str, rule_id: str, request: Request, key: Decider) 
     try:
         decision, text = await in_worker(service, _why_not_checked, entry, body, rule_id, lang)
     except CSPolicyError as exc:
-        raise _refused(service, key, policy_id, exc, "why_not_refused") from None
+        raise refused(service, key, policy_id, exc, "why_not_refused") from None
     log.info(
         "why_not",
         key=key.name,

@@ -99,6 +99,12 @@ def error_line(exc: CSPolicyError) -> dict[str, Any]:
     return library_error(exc).body.error.model_dump(mode="json")
 
 
+def internal_error(exc: Exception) -> ServiceError:
+    """The 500 for an exception nobody meant (logged by type only; uvicorn logs the traceback)."""
+    log.error("internal_error", error_type=type(exc).__name__)
+    return ServiceError(500, "internal_error", "internal error; see the service log")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into an error body."""
 
@@ -136,8 +142,7 @@ def install(app: FastAPI) -> None:
         return ServiceError(exc.status_code, code, str(exc.detail), headers=headers).response()
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("internal_error", error_type=type(exc).__name__)
-        return ServiceError(500, "internal_error", "internal error; see the service log").response()
+        return internal_error(exc).response()
 
     app.add_exception_handler(ServiceError, service_error)
     app.add_exception_handler(CSPolicyError, cspolicy_error)

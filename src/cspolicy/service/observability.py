@@ -88,9 +88,30 @@ class Metrics:
             "cspolicy_policy_reloads", "Policy reloads, by result", ["result"], registry=self.registry
         )
 
+        # A metric's `labels()` takes a lock and builds a key on every call; a request needs
+        # several, so the labelled children (few: routes, statuses, actions) are kept here.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def decided(self, policy_id: str, actions: list[str]) -> None:
         for action in actions or ["none"]:
-            self.decisions.labels(policy_id, action).inc()
+            self._child(self.decisions, policy_id, action).inc()
+
+    def error(self, code: str) -> None:
+        self._child(self.errors, code).inc()
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP request, its time to the last byte, and its status when an error."""
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.latency, route).observe(seconds)
+        if status >= 400:
+            self.error(f"http_{status}")
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a Prometheus scrape reads (every worker's when running several)."""
@@ -124,9 +145,5 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = scope.get("route")
-            name = str(getattr(route, "path", "unmatched"))
-            self.metrics.requests.labels(scope["method"], name, str(status)).inc()
-            self.metrics.latency.labels(name).observe(time.perf_counter() - start)
-            if status >= 400:
-                self.metrics.errors.labels(f"http_{status}").inc()
+            route = str(getattr(scope.get("route"), "path", "unmatched"))
+            self.metrics.answered(scope["method"], route, status, time.perf_counter() - start)

@@ -3,7 +3,7 @@
 Either way the work is `PolicyRegistry.reload()` in a worker thread: the new catalog is built
 completely and swapped in with one assignment, or refused (the old one keeps serving and the
 located problems are logged). With several worker processes each process polls on its own;
-SIGHUP then goes to uvicorn's parent process, which replaces the workers one by one.
+SIGHUP then goes to the parent process, which replaces the workers one by one (see `workers`).
 """
 
 from __future__ import annotations

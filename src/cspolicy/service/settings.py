@@ -36,6 +36,10 @@ class ServiceSettings(BaseModel):
         description="A single snapshot up to this size is decided on the event loop (0: always in a thread)",
     )
     workers: int = Field(default=1, ge=1, description="Uvicorn worker processes")
+    reuse_port: bool = Field(
+        default=True,
+        description="With several workers, one SO_REUSEPORT socket each (False: one shared socket)",
+    )
     log_level: str = "info"
 
     def to_environment(self) -> None:
