@@ -23,7 +23,14 @@ import polars as pl
 
 from cspolicy.caseload.checks import ERROR_SCHEMA, ROW
 from cspolicy.caseload.planparts import HISTORY, add_days, jurisdiction_error, last_taken, version_error
-from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, BatchSummary, long_table, wide_table
+from cspolicy.caseload.results import (
+    BASE_SCHEMA,
+    BatchResult,
+    BatchSummary,
+    long_table,
+    output_types,
+    wide_table,
+)
 from cspolicy.caseload.schemafacts import Refused, fact_errors, needed, schema_facts
 from cspolicy.caseload.tables import MONEY, Layout, layout_for
 from cspolicy.diagnostics import Location
@@ -118,6 +125,7 @@ class VectorPlan:
                 Location(str(compiled.source.header.file)),
             )
         self.output_names = sorted({name for rule in compiled.rules.values() for name in rule.outputs})
+        self._types: dict[str, pl.DataType] | None = None
         self.schema = self.evaluate(self._empty_valid()).decisions.schema
         self.wide_schema = self.evaluate(self._empty_valid(), layout="wide").decisions.schema
 
@@ -295,30 +303,40 @@ class VectorPlan:
         frame = self.facts(valid)
         for columns in stages.columns:
             frame = frame.with_columns(columns)
-        first, recheck = stages.first, stages.recheck
-        done = frame.with_columns(first.alias("__error"), recheck.alias("__recheck")).collect(
+        done = frame.with_columns(stages.first.alias("__error"), stages.recheck.alias("__recheck")).collect(
             engine="in-memory"
         )
+        types = self._output_types(done)
+        if done.get_column("__error").null_count() == done.height and not done.get_column("__recheck").any():
+            # every row decided here (the usual case): no filter to copy the columns through,
+            # and no error or recheck query to plan
+            table = wide_table if layout == "wide" else long_table
+            decided = table(compiled, self.output_names, done.lazy(), types).collect(engine="in-memory")
+            return BatchResult(decided, pl.DataFrame(schema=ERROR_SCHEMA), valid.height)
         frame = done.lazy()
         message = stages.message
         vectorized = frame.filter(~pl.col("__recheck"))
         failed = vectorized.filter(pl.col("__error").is_not_null()).select(
             pl.col(ROW).alias("row_number"), pl.col("case_id"), message.cast(pl.String).alias("reason")
         )
-        if done.get_column("__error").null_count() == done.height and not done.get_column("__recheck").any():
-            good = frame  # every row decided here: no filter to copy the columns through
-        else:
-            good = vectorized.filter(pl.col("__error").is_null())
+        good = vectorized.filter(pl.col("__error").is_null())
         if layout == "wide":
-            decisions = wide_table(compiled, self.output_names, good)
+            decisions = wide_table(compiled, self.output_names, good, types)
         else:
-            decisions = long_table(compiled, self.output_names, good)
+            decisions = long_table(compiled, self.output_names, good, types)
         rows = frame.filter(pl.col("__recheck")).select(ROW)
         decided, error_rows, again = pl.collect_all([decisions, failed, rows], engine="in-memory")
         result = BatchResult(decided, error_rows.cast(ERROR_SCHEMA), valid.height)  # type: ignore[arg-type]
         if again.height:
             result = self._recheck(valid.join(again, on=ROW, how="semi"), result, layout)
         return result
+
+    def _output_types(self, done: pl.DataFrame) -> dict[str, pl.DataType]:
+        """Each output's column type, read once from a decided table (they depend only on the
+        policy and the canonical input schema, which every validated table has)."""
+        if self._types is None:
+            self._types = output_types(self.policy.compiled, self.output_names, done.lazy())
+        return self._types
 
     def _recheck(self, rows: pl.DataFrame, result: BatchResult, layout: str) -> BatchResult:
         """Decide `rows` with the reference evaluator and merge them into `result` in row order."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from cspolicy.caseload.listcells import NOT_A_LIST, instance, listable, materialized, pattern_misses
 from cspolicy.caseload.tables import MONEY, NUMBER, Column, Layout, layout_for
 from cspolicy.engine.snapshot import EARLIEST_DATE, LATEST_DATE
 
@@ -61,18 +62,15 @@ def check_table(raw: pl.DataFrame, first_row: int = 1, layout: Layout | None = N
     in the flat layout of a case schema (child-support/v1 when none is given)."""
     layout = layout or layout_for()
     raw = raw.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
-    raw = raw.with_columns(_listable(raw.get_column(name)) for name in layout.lists if name in raw.columns)
+    raw = raw.with_columns(listable(raw.get_column(name)) for name in layout.lists if name in raw.columns)
     # First pass: typed values and whether each row has a problem, without formatting any text.
-    misses = _pattern_misses(raw, layout)
-    token = _DETAIL.set(False)
-    try:
-        checked = _checked(raw, layout, misses)
-    finally:
-        _DETAIL.reset(token)
+    misses = pattern_misses(raw, layout)
+    checked = materialized(_first_pass(raw, layout, misses), raw, layout)
     bad = checked.get_column(REASON).is_not_null()
-    valid = checked.filter(~bad).drop(REASON).select(ROW, *layout.dtypes, *layout.identity_columns())
-    if not bad.any():
+    if not bad.any():  # the usual case: no filter to copy every column through
+        valid = checked.select(ROW, *layout.dtypes, *layout.identity_columns())
         return Checked(valid, pl.DataFrame(schema=ERROR_SCHEMA))
+    valid = checked.filter(~bad).drop(REASON).select(ROW, *layout.dtypes, *layout.identity_columns())
     # Second pass, on the bad rows only: every problem in words, naming its field.
     rejected = raw.filter(bad)
     reasons = _checked(rejected, layout, misses).get_column(REASON)
@@ -89,47 +87,52 @@ def check_table(raw: pl.DataFrame, first_row: int = 1, layout: Layout | None = N
     return Checked(valid, errors)
 
 
-def _pattern_misses(raw: pl.DataFrame, layout: Layout) -> dict[str, dict[str, list[str]]]:
-    """Per list and item field with a pattern, the distinct texts that do not match it: the
-    pattern is tried once per distinct text rather than once per item (item texts such as
-    action codes repeat)."""
-    misses: dict[str, dict[str, list[str]]] = {}
-    for name, items in layout.lists.items():
-        dtype = raw.schema.get(name)
-        if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
-            continue
-        present = {f.name: _instance(f.dtype) for f in dtype.inner.fields}
-        flat = None
-        for field, column in items.items():
-            if not column.pattern or column.kind not in ("text", "choice"):
-                continue
-            if not (
-                present.get(field) == pl.String or isinstance(present.get(field), pl.Categorical | pl.Enum)
-            ):
-                continue
-            if flat is None:
-                flat = raw.get_column(name).explode(empty_as_null=False, keep_nulls=False)
-            texts = flat.struct.field(field).cast(pl.String).unique().drop_nulls()
-            misses.setdefault(name, {})[field] = texts.filter(~texts.str.contains(column.pattern)).to_list()
-    return misses
+# The first pass's expressions by (layout, input schema, pattern misses): building them costs
+# more than validating a small table, and an in-memory caseload is often checked again and again.
+_FIRST_PASS: dict[tuple[int, tuple[tuple[str, pl.DataType], ...], str], tuple[Layout, list[pl.Expr]]] = {}
+_FIRST_PASS_SIZE = 64
+
+
+def _first_pass(raw: pl.DataFrame, layout: Layout, misses: dict[str, dict[str, list[str]]]) -> pl.DataFrame:
+    """`_checked` without messages (whether each row has a problem), its expressions cached."""
+    key = (id(layout), tuple(raw.schema.items()), json.dumps(misses, sort_keys=True))
+    known = _FIRST_PASS.get(key)
+    if known is None or known[0] is not layout:
+        token = _DETAIL.set(False)
+        try:
+            known = (layout, _check_exprs(raw.schema, layout, misses))
+        finally:
+            _DETAIL.reset(token)
+        if len(_FIRST_PASS) >= _FIRST_PASS_SIZE:
+            _FIRST_PASS.clear()
+        _FIRST_PASS[key] = known
+    return raw.select(known[1])
 
 
 def _checked(
     raw: pl.DataFrame, layout: Layout, misses: dict[str, dict[str, list[str]]] | None = None
 ) -> pl.DataFrame:
+    return raw.select(_check_exprs(raw.schema, layout, misses))
+
+
+def _check_exprs(
+    schema: pl.Schema, layout: Layout, misses: dict[str, dict[str, list[str]]] | None = None
+) -> list[pl.Expr]:
+    """The columns of a checked table: `__row`, the typed values, and `__reason` (null when valid)."""
+    columns = list(schema)
     values: list[pl.Expr] = []
     problems: list[pl.Expr] = []
     for name, column in layout.scalars.items():
-        if name in raw.columns:
-            value, problem = convert(pl.col(name), raw.schema[name], column, pl.lit(name))
+        if name in columns:
+            value, problem = convert(pl.col(name), schema[name], column, pl.lit(name))
         else:
             value, problem = _absent(column, pl.lit(name))
         values.append(value.alias(name))
         problems.append(problem)
     for name in layout.lists:
         required = name in layout.required_lists
-        if name in raw.columns:
-            value, problem = convert_list(name, raw.schema[name], layout, (misses or {}).get(name))
+        if name in columns:
+            value, problem = convert_list(name, schema[name], layout, (misses or {}).get(name))
             if required:
                 problem = (
                     pl.when(pl.col(name).is_null())
@@ -146,22 +149,20 @@ def _checked(
         values.append(value.alias(name))
         problems.append(problem)
     known = layout.dtypes
-    for name in raw.columns:
+    for name in columns:
         if name not in known and name not in (ROW, REASON):
             problems.append(
                 pl.when(pl.col(name).is_not_null()).then(
-                    _fmt(
-                        "{}: unknown field (got {})", pl.lit(name), _shown_any(pl.col(name), raw.schema[name])
-                    )
+                    _fmt("{}: unknown field (got {})", pl.lit(name), _shown_any(pl.col(name), schema[name]))
                 )
             )
     if _DETAIL.get():
         reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
     else:  # the first pass only asks whether a row has a problem: no text to join
         reason = pl.when(pl.any_horizontal(p.is_not_null() for p in problems)).then(pl.lit("!"))
-    if REASON in raw.columns:  # a JSON Lines line that held no snapshot: that is the whole story
+    if REASON in columns:  # a JSON Lines line that held no snapshot: that is the whole story
         reason = pl.coalesce(pl.col(REASON), reason)
-    return raw.select(pl.col(ROW), *values, pl.when(reason != "").then(reason).alias(REASON))
+    return [pl.col(ROW), *values, pl.when(reason != "").then(reason).alias(REASON)]
 
 
 def _shown_any(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -398,51 +399,6 @@ def _text_rules(
     return value, checks.otherwise(pl.lit(None, dtype=pl.String))
 
 
-# -- list columns -------------------------------------------------------------------------------
-def _listable(series: pl.Series) -> pl.Series:
-    """A list column as list-of-struct: JSON text cells (CSV, JSON Lines) decoded item by item."""
-    if series.dtype != pl.String:
-        return series
-    items: list[list[dict[str, Any]] | None] = []
-    names: dict[str, None] = {}
-    for cell in series:
-        decoded = _decode(cell)
-        items.append(decoded)
-        for item in decoded or []:
-            names.update(dict.fromkeys(item))
-    fields = dict.fromkeys(names or ["_"], pl.String())
-    return pl.Series(series.name, items, dtype=pl.List(pl.Struct(fields)), strict=False)
-
-
-_NOT_A_LIST = "__not_a_list__"
-
-
-def _decode(cell: str | None) -> list[dict[str, Any]] | None:
-    if cell is None or not cell.strip():
-        return None
-    try:
-        data = json.loads(cell, parse_float=Decimal)
-    except json.JSONDecodeError:
-        return [{_NOT_A_LIST: cell[:40]}]
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        return [{_NOT_A_LIST: cell[:40]}]
-    return [{key: _text_cell(value) for key, value in item.items()} for item in data]
-
-
-def _text_cell(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    return json.dumps(value, default=str)
-
-
-def _instance(dtype: Any) -> pl.DataType:
-    return dtype() if isinstance(dtype, type) else dtype  # type: ignore[no-any-return]
-
-
 def convert_list(
     name: str, dtype: pl.DataType, layout: Layout | None = None, misses: dict[str, list[str]] | None = None
 ) -> tuple[pl.Expr, pl.Expr]:
@@ -457,17 +413,17 @@ def convert_list(
         return pl.lit([], dtype=typed), pl.when(expr.is_not_null()).then(
             _fmt("{}: must be a list of items, not {}", pl.lit(name), pl.lit(str(dtype)))
         )
-    present: dict[str, pl.DataType] = {f.name: _instance(f.dtype) for f in dtype.inner.fields}
+    present: dict[str, pl.DataType] = {f.name: instance(f.dtype) for f in dtype.inner.fields}
     element = pl.element()
     label_base = _fmt("{}.{}", pl.lit(name), pl.int_range(pl.len()))
     fields: list[pl.Expr] = []
     item_problems: list[pl.Expr] = [
         pl.when(element.is_null()).then(_fmt("{}: must be an item, not null", label_base))
     ]
-    if _NOT_A_LIST in present:
+    if NOT_A_LIST in present:
         item_problems.append(
-            pl.when(element.struct.field(_NOT_A_LIST).is_not_null()).then(
-                _fmt("{}: not a JSON list of items (got {})", pl.lit(name), element.struct.field(_NOT_A_LIST))
+            pl.when(element.struct.field(NOT_A_LIST).is_not_null()).then(
+                _fmt("{}: not a JSON list of items (got {})", pl.lit(name), element.struct.field(NOT_A_LIST))
             )
         )
     items = layout.lists[name]
@@ -483,7 +439,7 @@ def convert_list(
         fields.append(value.alias(field))
         item_problems.append(problem)
     for field in present:
-        if field not in items and field not in (_NOT_A_LIST, "_"):
+        if field not in items and field not in (NOT_A_LIST, "_"):
             item_problems.append(
                 pl.when(element.struct.field(field).is_not_null()).then(
                     _fmt("{}.{}: unknown field", label_base, pl.lit(field))
@@ -495,6 +451,6 @@ def convert_list(
         return values.cast(typed), pl.when(flags.list.any()).then(pl.lit("!"))
     texts = expr.list.eval(pl.concat_str(item_problems, separator="; ", ignore_nulls=True))
     problem = texts.list.eval(element.filter(element != "")).list.join("; ")
-    if _NOT_A_LIST in present:  # one message for the cell, not one per pseudo-item
+    if NOT_A_LIST in present:  # one message for the cell, not one per pseudo-item
         problem = problem.str.replace(r"^(.*?not a JSON list of items \(got [^)]*\)).*$", "$1")
     return values.cast(typed), pl.when(problem != "").then(problem)

@@ -66,17 +66,37 @@ def iter_tables(
         raise FileNotFoundError(f"{path}: no such caseload file")
     kind = source_format(path)
     if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        with pq.ParquetFile(path) as handle:
-            for batch in handle.iter_batches(batch_size=batch_size):
-                yield _from_arrow(batch)
+        yield from _parquet_tables(path, batch_size)
     elif kind == "ipc":
         yield from _ipc_batches(path, batch_size)
     elif kind == "csv":
         yield from _csv_tables(path, batch_size)
     else:
         yield from _jsonl_tables(path, batch_size, layout or layout_for())
+
+
+def _parquet_tables(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
+    """A Parquet file in chunks, read by polars' own streaming reader (about a third of the CPU
+    of pyarrow's batches converted to polars frames; memory stays bounded); by pyarrow when
+    polars cannot open the file."""
+    try:
+        scan = pl.scan_parquet(path, glob=False, hive_partitioning=False)
+        batches = iter(scan.collect_batches(chunk_size=batch_size))
+        first = next(batches, None)
+    except Exception:  # a file polars' reader rejects: pyarrow's decides
+        yield from _pyarrow_parquet(path, batch_size)
+        return
+    for frame in itertools.chain([] if first is None else [first], batches):
+        if frame.height:
+            yield frame
+
+
+def _pyarrow_parquet(path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as handle:
+        for batch in handle.iter_batches(batch_size=batch_size):
+            yield _from_arrow(batch)
 
 
 def _from_arrow(batch: Any) -> pl.DataFrame:

@@ -155,11 +155,16 @@ def _position(compiled: CompiledPolicy, rule_id: str, status: pl.Expr) -> pl.Exp
     )
 
 
-def long_table(compiled: CompiledPolicy, output_names: list[str], frame: pl.LazyFrame) -> pl.LazyFrame:
+def long_table(
+    compiled: CompiledPolicy,
+    output_names: list[str],
+    frame: pl.LazyFrame,
+    types: dict[str, pl.DataType] | None = None,
+) -> pl.LazyFrame:
     """The decisions table of the decided rows: one row per (case, rule whose action is
-    recommended, held or waiting), ordered like `Decision`."""
+    recommended, held or waiting), ordered like `Decision`; `types`: the outputs' types, when known."""
     parts: list[pl.LazyFrame] = []
-    types = output_types(compiled, output_names, frame)
+    types = types if types is not None else output_types(compiled, output_names, frame)
     names = frame.collect_schema().names()
     enums = decision_enums(compiled)
     for rule_id, rule in compiled.rules.items():
@@ -215,12 +220,17 @@ def long_table(compiled: CompiledPolicy, output_names: list[str], frame: pl.Lazy
     return table.select(*BASE_SCHEMA, *outputs)
 
 
-def wide_table(compiled: CompiledPolicy, output_names: list[str], frame: pl.LazyFrame) -> pl.LazyFrame:
+def wide_table(
+    compiled: CompiledPolicy,
+    output_names: list[str],
+    frame: pl.LazyFrame,
+    types: dict[str, pl.DataType] | None = None,
+) -> pl.LazyFrame:
     """The wide decisions table of the decided rows: one row per case (in input order) with
     `row_number`, `case_id`, `as_of`, then per rule that leads to an action (policy order)
     `status.RULE` (recommended, held, waiting or null when it does not apply), `due_by.RULE`
     for rules with a clock and `outputs.RULE.NAME` for its outputs (null unless recommended)."""
-    types = output_types(compiled, output_names, frame)
+    types = types if types is not None else output_types(compiled, output_names, frame)
     status_type = pl.Enum(list(STATUSES))
     columns: list[pl.Expr] = [pl.col(ROW).alias("row_number"), pl.col("case_id"), pl.col("as_of")]
     for rule_id, rule in compiled.rules.items():

@@ -65,7 +65,12 @@ class CaseloadEvaluator:
         """Validate and decide one chunk whose first row is row number `first_row`."""
         checked = check_table(raw, first_row, self.table_layout)
         result = self.decide(checked.valid)
-        errors = pl.concat([checked.errors, result.errors]).sort("row_number")
+        if not result.errors.height:
+            errors = checked.errors  # already in row order
+        elif not checked.errors.height:
+            errors = result.errors.sort("row_number")
+        else:
+            errors = pl.concat([checked.errors, result.errors]).sort("row_number")
         return BatchResult(result.decisions, errors, raw.height, result.rechecked)
 
     def decide(self, valid: pl.DataFrame) -> BatchResult:

@@ -78,19 +78,26 @@ class _ListSpace:
             raise NotVectorizable(f"{node.function}() of a number of unknown precision")
         item_units = _units(pl.element().struct.field(node.field.key), type_, scale)
         lane = None if node.predicate is None else self._lane(path, node.predicate)
-        if lane is not None and lane.kind == "element":  # one pass: the value where the item counts
-            units = pl.col(path).list.eval(pl.when(lane.value).then(item_units))
+        if lane is None or lane.kind == "element":
+            # only the items that count (condition true), then their values, nulls as 0 for a
+            # sum (skipped either way): a `when` inside list.eval ran 3-4x slower than
+            # filtering the list first, and polars sums lists with nulls slowly
+            items = pl.col(path) if lane is None else pl.col(path).list.filter(lane.value.fill_null(False))
+            if node.function == "sum_of":
+                total = items.list.eval(item_units.fill_null(0)).list.sum().fill_null(0)
+            else:
+                units = items.list.eval(item_units)
+                total = units.list.max() if node.function == "max_of" else units.list.min()
         else:
             units = pl.col(path).list.eval(item_units)
-            if lane is not None:
-                mask = self._mask_of(path, lane)
-                units = units + mask.list.eval(pl.when(pl.element()).then(pl.lit(0, dtype=units_of(type_))))
-        if node.function == "sum_of":  # nulls as 0 first: polars' list.sum is slow on lists with nulls
-            total = units.list.eval(pl.element().fill_null(0)).list.sum().fill_null(0)
-        elif node.function == "max_of":
-            total = units.list.max()
-        else:
-            total = units.list.min()
+            mask = self._mask_of(path, lane)
+            units = units + mask.list.eval(pl.when(pl.element()).then(pl.lit(0, dtype=units_of(type_))))
+            if node.function == "sum_of":  # nulls as 0 first: polars' list.sum is slow on lists with nulls
+                total = units.list.eval(pl.element().fill_null(0)).list.sum().fill_null(0)
+            elif node.function == "max_of":
+                total = units.list.max()
+            else:
+                total = units.list.min()
         return Vector(
             _from_units(total, type_, scale), scale=None if type_ in (Type.DATE, Type.INTEGER) else scale
         )
