@@ -76,6 +76,17 @@ rules:
     outputs:
       monthly: order.monthly_amount * 2
     cite: [{source: src}]
+  - id: amounts
+    kind: threshold
+    title: Amounts from quotients
+    summary: Money outputs computed from quotients, rounded half up to the cent.
+    when: arrears.total >= 0
+    action: offer_payment_plan
+    outputs:
+      half: arrears.total / 2
+      gap_third: (arrears.state_owed - arrears.family_owed) / 3
+      weighted_amount: arrears.state_owed * months_past_due
+    cite: [{source: src}]
 """
 )
 
@@ -113,6 +124,9 @@ def edge_table() -> pl.DataFrame:
         _row("ties", "100.00", "150.00", "150.00", on),  # doubled == 6, weighted + mpd/4 = 1.5+0.75
         _row("big", "0.01", "999999999999.99", "0", on),
         _row("tiny", "999999999999.99", "0.01", "0", on),
+        _row("half-cent", "100.00", "0.05", "0", on),  # 0.05 / 2 = 0.025: a tie, rounded up
+        _row("negative-zero", "100.00", "0.01", "0", on),  # -0.01 / 3: the reference says -0.00
+        _row("negative-tie", "100.00", "0.03", "0", on),  # -0.03 / 3 = -0.01; 0.03 / 2 = 0.015
     ]
     frame = pl.DataFrame(rows, schema={k: SCHEMA[k] for k in rows[0]})
     return frame.with_columns(
@@ -153,7 +167,22 @@ def test_edges_agree_with_the_reference(policy_path: Path) -> None:
         in reasons["zero-order"]
     )
     assert "'months' has no value in force on 2025-06-15" in reasons["no-param"]
-    assert rechecked >= 1  # `doubled == 6` on "ties": an exact tie after a product
+    assert rechecked >= 2  # `doubled == 6` on "ties": an exact tie after a product; a -0.00
+    outputs = {r["case_id"]: r for r in result.decisions.to_dicts() if r["rule"] == "amounts"}
+    assert str(outputs["half-cent"]["outputs.half"]) == "0.03"
+    assert str(outputs["negative-tie"]["outputs.half"]) == "0.02"
+    assert str(outputs["half-cent"]["outputs.gap_third"]) == "-0.02"
+
+
+def test_money_outputs_from_quotients_are_vectorized_exactly(policy_path: Path, tmp_path: Path) -> None:
+    """Half cents, negative values and big amounts: the vectorized cents equal the reference's,
+    and only the two rows whose cents are a negative zero (-0.00) go to the reference."""
+    table = edge_table()
+    decisions, _, rechecked = assert_same(policy_path, table)
+    assert decisions >= 10
+    without = write_policy(tmp_path, POLICY.split("  - id: amounts")[0])
+    baseline = VectorPlan(load_policy(without)).evaluate(check_table(table).valid).rechecked
+    assert rechecked == baseline + 2  # "negative-zero" and "tiny": -0.01 / 3
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -167,4 +196,4 @@ def test_an_output_computed_from_a_quotient_is_named(tmp_path: Path) -> None:
     text = POLICY.replace("monthly: order.monthly_amount * 2", "monthly: months_past_due")
     evaluator = CaseloadEvaluator(load_policy(write_policy(tmp_path, text)))
     assert evaluator.mode == "reference"
-    assert "rule 'product': an output computed from a quotient" in (evaluator.why_reference or "")
+    assert "rule 'product': a number output computed from a quotient" in (evaluator.why_reference or "")

@@ -38,6 +38,7 @@ from cspolicy.engine.compiler import CompiledExpression, CompiledPolicy
 from cspolicy.engine.snapshot import CaseSnapshot
 from cspolicy.expressions import Renderer, Type
 from cspolicy.expressions.nodes import Node
+from cspolicy.expressions.vectorcents import rational_cents
 from cspolicy.expressions.vectorized import NotVectorizable, Vector, VectorCompiler, reached
 
 if TYPE_CHECKING:
@@ -148,10 +149,14 @@ class VectorPlan:
     def _output(self, expression: CompiledExpression, rule_id: str) -> Vector:
         """An output; money is rounded half up to the cent, as the reference does."""
         vector = self._condition(expression, rule_id)
+        if vector.den is not None and expression.node.type is Type.MONEY:
+            cents, recheck = rational_cents(vector)
+            self.compiler.rechecks.append(recheck)
+            return Vector(cents.cast(MONEY), vector.errors)
         if vector.den is not None:
             raise Refused(
-                f"rule {rule_id!r}: an output computed from a quotient (the reference rounds it to "
-                f"28 significant digits): `{expression.text}`",
+                f"rule {rule_id!r}: a number output computed from a quotient (the reference keeps "
+                f"28 significant digits, which no fixed-scale column holds): `{expression.text}`",
                 expression.location,
             )
         if expression.node.type is Type.MONEY:
