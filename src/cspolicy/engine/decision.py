@@ -6,7 +6,8 @@ with the case's values in words, citations, why-not, near misses — are built b
 explainer when they are first read (`action.because`, `to_json()`, `why_not()`), so a caller
 that only routes action codes never pays for sentences. The JSON is the same either way.
 The output models (`ConditionTrace`, `CitationOut`, `WhyNot`, …) live in
-`cspolicy.engine.outputs`; `DecisionModel` there is the schema of `to_json()`.
+`cspolicy.engine.outputs`; `DecisionModel` there is the schema of `to_json()`, whose text is
+written from parts encoded once per rule (`cspolicy.engine.jsontext`), equal to `to_dict()`'s.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cspolicy.engine.actions import HeldAction, RecommendedAction, WaitingAction
+from cspolicy.engine.jsontext import decision_text
 from cspolicy.engine.outputs import (
     CitationOut,
     ConditionTrace,
     NearMiss,
     PolicyRef,
+    UnwrittenJson,
     WhyNot,
+    json_layout,
     json_text,
 )
 
@@ -113,6 +117,11 @@ class Decision:
 
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON: the same case under the same policy gives byte-identical text."""
+        if indent is None or indent == 2:  # the layouts served: written directly, from parts
+            try:
+                return decision_text(self, *json_layout(indent))
+            except UnwrittenJson:  # something not JSON-ready was put in: the general path says so
+                pass
         return json_text(self.to_dict(), indent)
 
     @property

@@ -86,15 +86,15 @@ class Explainer:
 
     def _values_json(self, expression: CompiledExpression) -> dict[str, Any]:
         """`values(expression)` as a trace's JSON has them (a list is left out), once per case."""
-        values = self.values(expression)
-        read = self._read[id(expression)]
-        if read[2] is None:
-            read = self._read[id(expression)] = (
-                expression,
-                values,
-                {k: json_value(v) for k, v in values.items() if not isinstance(v, list)},
-            )
-        return dict(read[2])  # type: ignore[arg-type]
+        read = self._read.get(id(expression))
+        if read is None or read[0] is not expression:
+            self.values(expression)
+            read = self._read[id(expression)]
+        shown = read[2]
+        if shown is None:
+            shown = {k: json_value(v) for k, v in read[1].items() if not isinstance(v, list)}
+            self._read[id(expression)] = (expression, read[1], shown)
+        return dict(shown)
 
     def _values(self, expression: CompiledExpression) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -168,12 +168,26 @@ class Explainer:
     def _explain_text(
         self, expression: CompiledExpression, values: dict[str, Any], truth: bool | None
     ) -> str:
-        parts = self._parts(expression) if truth is not None else ()
-        found = tuple(self._value(fn) for _, fn in parts)
+        plan = self.cache.get(("plan", id(expression)))
+        if plan is None:
+            plan = self.cache["plan", id(expression)] = self._plan(expression)
+        fns, bare, derived = plan
+        if truth is not None and fns:  # each part's value for this case, as `_value` gives it
+            context = self.context
+            found_list = []
+            for fn in fns:
+                try:
+                    found_list.append(fn(context))
+                except (DivisionByZero, KeyError):
+                    found_list.append(None)
+            found = tuple(found_list)
+        else:
+            found = ()
         key = (id(expression), truth, found)
         templates = self.policy.templates
         filled = templates.get(key)
         if filled is None:
+            parts = self._parts(expression) if truth is not None else ()
             truths = {part_id: value for (part_id, _), value in zip(parts, found, strict=True)}
             filled = templates[key] = template(
                 expression.node, self.policy.labels, list(values), truth, truths
@@ -183,10 +197,17 @@ class Explainer:
         text = filled.fill(values, self._shown)
         if truth is None:
             text = self.unknown_because(expression, values) + text
-        derived = expression.node if isinstance(expression.node, Name) else None
-        if derived is not None and derived.kind == "derived" and derived.key in self.policy.derived:
+        if bare:
             return self.derived_meaning(expression, bare=True) or text
-        return text + self.derived_meaning(expression)
+        return text + self.derived_meaning(expression) if derived else text
+
+    def _plan(self, expression: CompiledExpression) -> tuple[tuple[Fn, ...], bool, bool]:
+        """What saying an expression needs, worked out once: its sentence parts' closures,
+        whether it is a derived name alone, and whether it reads any derived value."""
+        node, derived = expression.node, self.policy.derived
+        bare = isinstance(node, Name) and node.kind == "derived" and node.key in derived
+        reads_derived = any(n.kind == "derived" and n.key in derived for n in expression.names)
+        return tuple(fn for _, fn in self._parts(expression)), bare, reads_derived
 
     def unknown_because(self, expression: CompiledExpression, values: dict[str, Any]) -> str:
         """'no payment has ever been received, so ' — the missing facts that leave a condition unknown."""

@@ -10,12 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import ROUND_HALF_UP, Decimal
+from json.encoder import encode_basestring
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
 CENT = Decimal("0.01")
+
+# Text as a JSON string, as `json.dumps(ensure_ascii=False)` writes it (the C encoder).
+json_string: Any = encode_basestring
 
 
 def round_money(amount: Decimal | int) -> Decimal:
@@ -51,6 +55,49 @@ def json_text(data: Any, indent: int | None = 2) -> str:
     if indent is None:
         return json.dumps(data, ensure_ascii=False)
     return to_json(data, indent=indent).decode("utf-8")
+
+
+class UnwrittenJson(Exception):
+    """A value `json_dump` does not write (not JSON-ready data): the caller takes the general path."""
+
+
+def json_layout(indent: int | None) -> tuple[str, str | None]:
+    """The newline-and-indent of the top level and one indent step (`step` None: on one line)."""
+    return ("", None) if indent is None else ("\n", " " * indent)
+
+
+def json_dump(value: Any, nl: str, step: str | None) -> str:
+    """JSON-ready `value` as `json.dumps(indent=…, ensure_ascii=False)` writes it at the depth
+    whose newline-and-indent is `nl` (`json_layout`); raises UnwrittenJson for anything else.
+
+    Decisions are written piece by piece from parts that are encoded once (see `decision_text`);
+    this writes the pieces that vary from case to case."""
+    cls = value.__class__
+    if cls is str:
+        return json_string(value)  # type: ignore[no-any-return]
+    if value is None:
+        return "null"
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is int:
+        return int.__repr__(value)
+    if cls is dict:
+        if not value:
+            return "{}"
+        inner = nl if step is None else nl + step
+        items = []
+        for key, item in value.items():
+            if key.__class__ is not str:
+                raise UnwrittenJson(key)
+            items.append(f"{json_string(key)}: {json_dump(item, inner, step)}")
+        return "{" + inner + ("," + inner if step is not None else ", ").join(items) + nl + "}"
+    if cls is list or cls is tuple:
+        if not value:
+            return "[]"
+        inner = nl if step is None else nl + step
+        sep = "," + inner if step is not None else ", "
+        return "[" + inner + sep.join([json_dump(item, inner, step) for item in value]) + nl + "]"
+    raise UnwrittenJson(value)
 
 
 class OutputModel(BaseModel):

@@ -9,6 +9,7 @@ sentence ("the paying parent has no active license").
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ _MONTHLY = re.compile(r"^(?:the )?monthly (.+?)(?: amount)?$")
 _POSSESSIVE = re.compile(r"^(.+?)'s (.+)$")
 
 
+@functools.lru_cache(maxsize=4096)  # said for every case that reads a yes/no derived value
 def negate_label(label: str) -> str:
     """The negative of a yes/no label: 'the employer is known' → 'the employer is not known',
     'holds an active license' → 'does not hold an active license', otherwise 'not …'."""

@@ -34,24 +34,24 @@ class Template:
         self.slots = slots
         self.absent = absent or {}  # path → what a missing value means, in words
         self.computed = computed or []
-        # Each slot's path and type with the text that follows it, as `fill` reads them.
-        self._slots = [(p, t, text) for (p, t), text in zip(slots, parts[1:], strict=True)]
+        # Each slot's path and type with the text that follows it (and its key in `shown`), as `fill` reads them.
+        self._slots = [(p, t, text, (p, t)) for (p, t), text in zip(slots, parts[1:], strict=True)]
 
     def fill(self, values: Mapping[str, Any], shown: dict[tuple[str, Type], str] | None = None) -> str:
         """The sentence with `values` in its slots. `shown` (path and type → the value as shown)
         keeps what one case's sentences show, when every value of a path is the same (one case)."""
         pieces = [self.parts[0]]
         absent = self.absent
-        for path, type_, text in self._slots:
+        for path, type_, text, key in self._slots:
             value = values.get(path)
             if value is None and path in absent:
                 pieces.append(absent[path])
             elif shown is None:
                 pieces.append(format_value(value, type_))
             else:
-                said = shown.get((path, type_))
+                said = shown.get(key)
                 if said is None:
-                    said = shown[path, type_] = format_value(value, type_)
+                    said = shown[key] = format_value(value, type_)
                 pieces.append(said)
             pieces.append(text)
         return "".join(pieces)
