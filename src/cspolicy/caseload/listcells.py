@@ -90,10 +90,11 @@ def _decode(cell: str | None) -> list[dict[str, Any]] | None:
         return [{NOT_A_LIST: cell[:40]}]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         return [{NOT_A_LIST: cell[:40]}]
-    return [{key: _text_cell(value) for key, value in item.items()} for item in data]
+    return [{key: text_cell(value) for key, value in item.items()} for item in data]
 
 
-def _text_cell(value: Any) -> str | None:
+def text_cell(value: Any) -> str | None:
+    """A cell of a text column as the per-line reader gives it: JSON scalars as their text."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):

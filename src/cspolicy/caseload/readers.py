@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from cspolicy.caseload.arrowjson import Nested, arrow_decode, arrow_flat, nested_layout
+from cspolicy.caseload.listcells import text_cell
 from cspolicy.caseload.tables import Layout, RowError, layout_for
 from cspolicy.engine.snapshot import CaseSnapshot
 
@@ -369,20 +370,8 @@ def _json_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
-    columns = {name: [_json_cell(row.get(name)) for row in rows] for name in names}
+    columns = {name: [text_cell(row.get(name)) for row in rows] for name in names}
     return pl.DataFrame(columns, schema=dict.fromkeys(names, pl.String()))
-
-
-def _json_cell(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    return json.dumps(value, default=str)
 
 
 def read_table(source: CaseloadSource, layout: Layout | None = None) -> pl.DataFrame:
