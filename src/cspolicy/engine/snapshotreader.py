@@ -182,31 +182,30 @@ def _remembering(convert: Callable[[Any], Any], memo: dict[str, Any]) -> Callabl
     return remember
 
 
+def _field_tree(source: CaseSchemaSource) -> dict[str, Any]:
+    """The schema's fields nested by group: {group: {...: {name: (path, field doc)}}}."""
+    tree: dict[str, Any] = {}
+    for path, located in source.fields.items():
+        node = tree
+        *groups, last = path.split(".")
+        for group in groups:
+            node = node.setdefault(group, {})
+        node[last] = (path, located.item)
+    return tree
+
+
 def compile_reader(source: CaseSchemaSource) -> Reader:
     """The fast reader of one schema: snapshot data → its facts (fields only), or None.
 
     Built once per schema as one straight-line generated function (cspolicy.expressions.codegen:
     every key, path, choice and converter is a constant of its namespace, never source text).
     """
-    tree: dict[str, Any] = {}
-    for path, located in source.fields.items():
-        node = tree
-        *groups, last = path.split(".")
-        for group in groups:
-            node = node.setdefault(group, {})
-        node[last] = (path, located.item)
-    return _generate(tree, list(source.fields))
+    return _generate(_field_tree(source), list(source.fields))
 
 
 def compile_closure_reader(source: CaseSchemaSource) -> Reader:
     """The same reader built from closures, one per field (the generated one's reference in tests)."""
-    tree: dict[str, Any] = {}
-    for path, located in source.fields.items():
-        node = tree
-        *groups, last = path.split(".")
-        for group in groups:
-            node = node.setdefault(group, {})
-        node[last] = (path, located.item)
+    tree = _field_tree(source)
     read_group = _group(tree)
     order = list(source.fields)
 
