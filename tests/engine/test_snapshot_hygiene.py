@@ -250,3 +250,11 @@ def test_unusable_snapshot_paths_are_snapshot_errors(
         policy.evaluate(name)
     assert [p.code for p in caught.value.problems] == [Code.FILE_NOT_FOUND]
     assert caught.value.problems[0].location.file == name.replace("\0", "\\0")
+
+
+def test_a_float_amount_from_a_python_caller_reads_as_dollars_and_cents(policy: Any) -> None:
+    """`600.0` (a float) decides like "600.00" and is written `$600.00` in every sentence."""
+    exact = policy.evaluate(VALID).to_json()
+    floated = policy.evaluate(snapshot_with("arrears.family_owed", 600.0, case_id="OK-1")).to_json()
+    assert "$600.0 " not in floated and "$600.0)" not in floated
+    assert floated.count("$600.00") == exact.count("$600.00") > 0

@@ -350,3 +350,22 @@ def test_keyed_parameter_values_are_checked(tmp_path: Path, values: str, message
     with pytest.raises(PolicyError) as caught:
         load_policy(write_policy(tmp_path, text))
     assert any(message in p.message for p in caught.value.problems), caught.value
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        ("412.5", "$412.50"),  # cents always two digits
+        ("412.0", "$412.00"),  # what a float 412.0 from a Python caller becomes
+        ("412", "$412"),  # a whole amount shows no cents
+        ("412.000", "$412.00"),
+        ("0.125", "$0.125"),  # precision beyond a cent is never hidden
+        ("-3.5", "-$3.50"),
+        ("-0.0", "$0.00"),
+        ("1234567.1", "$1,234,567.10"),
+        ("5E-1", "$0.50"),
+        ("1.50E+3", "$1,500"),
+    ],
+)
+def test_money_is_written_with_two_digit_cents(amount: str, shown: str) -> None:
+    assert format_value(Decimal(amount), Type.MONEY) == shown

@@ -45,19 +45,21 @@ _CENT = Decimal("0.01")
 
 
 def format_money(amount: Decimal) -> str:
-    """$1,234.50 — keeps the amount's own precision; whole amounts show no cents."""
+    """$1,234.50 — keeps the amount's own precision (nothing is hidden: $0.125 stays), except that
+    cents are written with two digits ($412.5 → $412.50, as a float 412.0 passed by a Python
+    caller arrives: $412.00); whole amounts show no cents ($2,500)."""
     text = str(amount)
     if "." in text and "E" not in text:  # plain notation: its decimal places are what follows the point
         places = len(text) - text.index(".") - 1
-        if places == 2 or (places < 2 or amount != amount.quantize(_CENT)):
-            if text[0] == "-":
-                return f"-${-amount:,.{places}f}" if amount else f"${-amount:,.{places}f}"
-            return f"${amount:,.{places}f}"
+        places = 2 if places < 2 or amount == amount.quantize(_CENT) else places
+        if text[0] == "-":
+            return f"-${-amount:,.{places}f}" if amount else f"${-amount:,.{places}f}"
+        return f"${amount:,.{places}f}"
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
     exponent = amount.as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    if places > 2 and amount == amount.quantize(Decimal("0.01")):
+    if places == 1 or (places > 2 and amount == amount.quantize(_CENT)):
         places = 2
     return f"{sign}${amount:,.{places}f}"
 
