@@ -12,7 +12,7 @@ import pytest
 from cspolicy import load_policy
 from cspolicy.caseload.checks import check_table
 from cspolicy.caseload.readers import read_snapshots
-from cspolicy.caseload.streaming import CaseloadEvaluator, evaluate_caseload
+from cspolicy.caseload.streaming import CaseloadEvaluator, evaluate_batches, evaluate_caseload
 from cspolicy.caseload.synthetic import generate
 from cspolicy.caseload.tables import RowError, snapshots_to_frame
 from cspolicy.cli import main
@@ -155,6 +155,37 @@ def test_chunk_size_changes_nothing(tmp_path: Path) -> None:
     assert pl.read_parquet(tmp_path / "out.errors.parquet").equals(whole.errors)
     recommended = whole.decisions.filter(pl.col("status") == "recommended")
     assert summary.actions == dict(recommended.group_by("action").len().iter_rows())
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_chunks_decided_at_once_are_written_in_input_order(tmp_path: Path, layout: str) -> None:
+    """Several chunks decided at once (`workers`) write the same files as one at a time."""
+    policy = load_policy(ROOT / "policies" / "wisconsin")
+    table = generate(1200, seed=5, states=("WI", "WI", "CA"))  # CA rows are error rows
+    table.write_parquet(tmp_path / "in.parquet")
+    seen: list[tuple[int, int]] = []
+    outputs = {}
+    for workers in (1, 3):
+        out = tmp_path / f"out-{workers}.parquet"
+        summary = evaluate_batches(
+            policy,
+            tmp_path / "in.parquet",
+            out,
+            batch_size=97,
+            layout=layout,
+            workers=workers,
+            on_batch=lambda s: seen.append((s.rows, s.decided + s.errors)),
+        )
+        assert summary.reconciles and summary.rows == 1200 and summary.errors > 0
+        outputs[workers] = (
+            pl.read_parquet(out),
+            pl.read_parquet(out.with_name(out.stem + ".errors.parquet")),
+        )
+    assert outputs[1][0].equals(outputs[3][0]) and outputs[1][1].equals(outputs[3][1])
+    decisions, errors = outputs[3]
+    assert decisions.get_column("row_number").is_sorted() and errors.get_column("row_number").is_sorted()
+    assert all(rows == counted for rows, counted in seen)
+    assert [rows for rows, _ in seen[13:]] == sorted(rows for rows, _ in seen[13:])  # chunks in order
 
 
 def test_a_policy_only_the_reference_can_run_falls_back_to_it() -> None:

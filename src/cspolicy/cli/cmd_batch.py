@@ -44,7 +44,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="decisions table: long (a row per case and action, the default) or wide (a row per"
         " case, a status column per rule and its outputs)",
     )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="chunks decided at once (default: one per core, at most 4); the output is the same",
+    )
     parser.set_defaults(handler=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {text!r})")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +97,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             if versioned is not None:
                 summary = stream(
-                    versioned, source, output, errors_path, batch_size=args.batch_size, on_batch=advance
+                    versioned,
+                    source,
+                    output,
+                    errors_path,
+                    batch_size=args.batch_size,
+                    on_batch=advance,
+                    workers=args.workers,
                 )
             else:
                 summary = evaluate_batches(
@@ -92,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
                     batch_size=args.batch_size,
                     on_batch=advance,
                     layout=args.layout,
+                    workers=args.workers,
                 )
         except (ValueError, OSError) as exc:
             errors.print(f"[red]{source}: {exc}[/red]")

@@ -148,13 +148,25 @@ class PolicySet:
         *,
         batch_size: int = 100_000,
         on_batch: Callable[[BatchSummary], None] | None = None,
+        layout: str = "long",
+        workers: int | None = None,
     ) -> BatchSummary:
         """Evaluate a caseload (Parquet/CSV/Arrow/JSON Lines path, pandas or polars DataFrame) in
-        chunks, writing decisions to `output` and error rows to `errors` (Parquet) as it goes;
-        returns the BatchSummary. See `cspolicy.caseload.streaming.evaluate_batches`."""
+        chunks, writing decisions to `output` (`layout` long or wide) and error rows to `errors`
+        (Parquet) as it goes, `workers` chunks at once; returns the BatchSummary. See
+        `cspolicy.caseload.streaming.evaluate_batches`."""
         from cspolicy.caseload.streaming import evaluate_batches
 
-        return evaluate_batches(self, source, output, errors, batch_size=batch_size, on_batch=on_batch)
+        return evaluate_batches(
+            self,
+            source,
+            output,
+            errors,
+            batch_size=batch_size,
+            on_batch=on_batch,
+            layout=layout,
+            workers=workers,
+        )
 
     def evaluate_frame(self, frame: Any, *, layout: str = "long") -> BatchResult:
         """Decide a caseload held in memory (polars or pandas DataFrame in the flat layout):
