@@ -243,12 +243,20 @@ def stream(
     # in input order; at most `workers` chunks are being decided, one read ahead and one
     # written, so memory stays bounded.
     # Column statistics for all but the dictionary-encoded (Enum) columns: a status column's
-    # min/max says little and computing it was a third of the writing time.
+    # min/max says little and computing it was a third of the writing time. Dictionary pages
+    # only for those Enum columns: for the rest (dates, amounts, case ids) trying a dictionary
+    # cost time and made the file larger (Wisconsin 1M wide: 0.69 → 0.60 CPU s, 13.8 → 11.9
+    # MiB; long: 1.79 → 1.51 s, 33.1 → 25.6 MiB).
     statistics = [f.name for f in decisions_schema if not pa.types.is_dictionary(f.type)]
+    dictionaries = [f.name for f in decisions_schema if pa.types.is_dictionary(f.type)]
     workers = max(1, workers if workers is not None else default_workers())
     with (
         pq.ParquetWriter(
-            output, decisions_schema, compression="zstd", write_statistics=statistics
+            output,
+            decisions_schema,
+            compression="zstd",
+            write_statistics=statistics,
+            use_dictionary=dictionaries,
         ) as decisions_out,
         pq.ParquetWriter(errors_path, errors_schema, compression="zstd") as errors_out,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="cspolicy-io") as pool,
