@@ -154,11 +154,14 @@ class VectorPlan:
             self.compiler.rechecks.append(recheck)
             return Vector(cents.cast(MONEY), vector.errors)
         if vector.den is not None:
-            raise Refused(
-                f"rule {rule_id!r}: a number output computed from a quotient (the reference keeps "
-                f"28 significant digits, which no fixed-scale column holds): `{expression.text}`",
-                expression.location,
-            )
+            # A number (not money) computed from a quotient: the reference's value has 28
+            # significant digits, and its written form depends on how each operand was written
+            # (6.00 / 2 is 3.00, 6 / 2 is 3), which the columns do not keep. Rows where the rule
+            # is recommended are decided by the reference (counted as rechecked, mode `mixed`);
+            # every other row stays vectorized, and its output is null as it would be anyway.
+            recommended = (pl.col(f"status.{rule_id}") == "recommended").fill_null(False)
+            self.compiler.rechecks.append(recommended)
+            return Vector(pl.lit(None, dtype=pl.String), vector.errors)
         if expression.node.type is Type.MONEY:
             return Vector(round_cents(vector.value), vector.errors)
         return vector
