@@ -211,3 +211,74 @@ def test_a_number_output_computed_from_a_quotient(tmp_path: Path) -> None:
         .rows()
     )
     assert outputs["third"] == "3.003333333333333333333333333" and outputs["on-3"] == "3"
+
+
+CHOICES = (
+    HEADER
+    + """\
+derived:
+  months_past_due: arrears.total / order.monthly_amount
+  state_share: arrears.state_owed / arrears.total
+  capped: min(months_past_due, 12)
+  larger: max(months_past_due, state_share * 10, 2)
+  off_half: abs(state_share - 0.5)
+  picked: months_past_due if arrears.state_owed > 0 else state_share
+  maybe_share: state_share if arrears.state_owed > 0 else None
+rules:
+  - id: capped
+    kind: threshold
+    title: Capped months
+    summary: min() of a quotient and a number.
+    when: capped >= 3
+    action: send_delinquency_notice
+    outputs:
+      third: min(arrears.total / 3, order.monthly_amount)
+    cite: [{source: src}]
+  - id: larger
+    kind: threshold
+    title: The larger of three
+    summary: max() of quotients and a number; ties keep the first.
+    when: larger > 5 or larger == 2
+    action: report_to_credit_bureau
+    cite: [{source: src}]
+  - id: off-half
+    kind: threshold
+    title: Far from half
+    summary: abs() of a difference of a quotient.
+    when: arrears.total > 0 and off_half >= 0.25
+    action: refer_state_delinquency_collection
+    outputs:
+      months: picked
+    cite: [{source: src}]
+  - id: either
+    kind: threshold
+    title: Share or months
+    summary: coalesce() and a conditional choosing between quotients.
+    when: arrears.total > 0 and coalesce(maybe_share, months_past_due) >= 0.5
+    action: refer_employment_training
+    cite: [{source: src}]
+"""
+)
+
+
+def test_quotients_inside_min_max_abs_and_choices_are_vectorized(tmp_path: Path) -> None:
+    """min / max / abs of a quotient, conditionals and coalesce choosing one: vectorized, and
+    every row agrees with the reference (zero divisors included)."""
+    path = write_policy(tmp_path, CHOICES)
+    evaluator = CaseloadEvaluator(load_policy(path))
+    assert evaluator.mode == "vectorized", evaluator.why_reference
+    ties = [
+        _row("max-tie", "100.00", "200.00", "0", dt.date(2025, 3, 1)),  # larger == 2 exactly
+        _row("share-10", "1000.00", "100.00", "100.00", dt.date(2025, 3, 1)),  # 0.5 * 10 == 5
+    ]
+    table = pl.concat(
+        [edge_table(), pl.DataFrame(ties, schema=edge_table().select(list(ties[0])).schema)],
+        how="diagonal_relaxed",
+    )
+    decisions, errors, _ = assert_same(path, table)
+    assert decisions >= 10 and errors >= 2
+    decided = evaluate_caseload(load_policy(path), table).decisions
+    assert ("max-tie", "larger") in {(r["case_id"], r["rule"]) for r in decided.to_dicts()}
+    for seed in (7, 8):
+        decisions, _, _ = assert_same(path, generate(3000, seed=seed, start=dt.date(2025, 3, 1), days=200))
+        assert decisions > 1000

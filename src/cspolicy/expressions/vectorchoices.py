@@ -33,6 +33,10 @@ from cspolicy.expressions.vectorized import (
 def conditional(compiler: VectorCompiler, node: Conditional, item: bool) -> Vector:
     test = compiler.part(node.test, item)
     then, otherwise = compiler.part(node.then, item), compiler.part(node.otherwise, item)
+    if then.den is not None or otherwise.den is not None:
+        from cspolicy.expressions import vectorratios  # a branch is an exact quotient
+
+        return vectorratios.conditional(node, test, then, otherwise)
     values, scale = _aligned(node, [(node.then, then), (node.otherwise, otherwise)])
     value = (
         pl.when(test.value.is_null())

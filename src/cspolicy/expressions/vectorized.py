@@ -275,6 +275,14 @@ class VectorCompiler:
             return Vector((pl.col("as_of") - last).dt.total_days().cast(pl.Int64))
         args = [self._node(arg, item) for arg in node.args]
         if any(arg.den is not None for arg in args):
+            from cspolicy.expressions import vectorratios  # builds on this module
+
+            if function in ("min", "max"):
+                return vectorratios.extreme(node, args)
+            if function == "abs":
+                return vectorratios.absolute(args[0])
+            if function == "coalesce":
+                return vectorratios.first_set(node, args)
             raise NotVectorizable(f"{function}() of a quotient")
         if function in ("add_days", "same_month", "coalesce"):
             from cspolicy.expressions.vectorchoices import calendar  # builds on this module
