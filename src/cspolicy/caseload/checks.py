@@ -236,7 +236,9 @@ def _decimal(
         wide = text.cast(_WIDE, strict=False)
         value = wide.cast(target)
         problem = (
-            pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]))
+            # NaN and infinities do not parse either (`wide` is null): naming them is for the
+            # message alone, so the first pass, which only asks whether there is a problem, skips it
+            pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]) if _DETAIL.get() else pl.lit(False))
             .then(_fmt(words[0], label, text))
             .when(text.is_not_null() & wide.is_null())
             .then(_fmt(words[1], label, _shown(text)))
