@@ -175,7 +175,25 @@ def typed_expression(draw: st.DrawFn, type_: str, scope: ExpressionScope, depth:
         # (Not a derived value: one built from literals only is a number, not money.)
         amounts = [f"params.{name}" for name, kind in scope.params.items() if kind == "money"]
         a = draw(st.sampled_from([*_MONEY_FIELDS, *amounts]))
-        return f"({a} / {draw(typed_expression('money', scope, depth - 1))})"
+        quotient = draw(
+            st.sampled_from([f"({a} / {draw(typed_expression('money', scope, depth - 1))})", *own])
+        )
+        if depth <= 0 or not draw(st.booleans()):
+            return quotient
+        # a quotient chosen or bounded: min / max / abs, a conditional, coalesce (exact rationals
+        # in the vectorized evaluator), against another quotient or a whole number
+        other = draw(
+            st.sampled_from(
+                [draw(typed_expression("number", scope, depth - 1)), str(draw(st.integers(0, 12)))]
+            )
+        )
+        form = draw(st.sampled_from(["min", "max", "abs", "choice", "coalesce"]))
+        if form == "abs":
+            return f"abs({quotient} - {other})"
+        if form == "choice":
+            test = draw(boolean_expression(scope, 0))
+            return f"({quotient} if {test} else {draw(st.sampled_from([other, 'None']))})"
+        return f"{form}({quotient}, {other})"
     if type_ == "date":
         if not deeper:
             literal = f'date("{draw(dates()).isoformat()}")'
@@ -335,7 +353,7 @@ def policy_document(draw: st.DrawFn, valid: bool = True) -> dict[str, Any]:
     scope = ExpressionScope(params)
     derived: dict[str, str] = {}
     for index in range(draw(st.integers(0, 2))):
-        type_ = draw(st.sampled_from(["money", "int", "bool", "date"]))
+        type_ = draw(st.sampled_from(["money", "int", "bool", "date", "number"]))
         derived[f"d{index}"] = draw(typed_expression(type_, ExpressionScope(params), 1))
         scope.derived[f"d{index}"] = type_
     if "derived" in broken_parts:
@@ -369,6 +387,8 @@ def policy_document(draw: st.DrawFn, valid: bool = True) -> dict[str, Any]:
                 rule["requires"] = [draw(st.sampled_from(earlier))]
             if draw(st.integers(0, 2)) == 0:
                 rule["outputs"] = {"amount": draw(typed_expression("money", scope, 1))}
+                if draw(st.integers(0, 2)) == 0:  # a number output: a quotient, as the reference writes it
+                    rule["outputs"]["ratio"] = draw(typed_expression("number", scope, 1))
             rule["priority"] = draw(st.integers(-5, 5))
         rules.append(rule)
     if "rule" in broken_parts:

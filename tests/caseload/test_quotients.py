@@ -17,9 +17,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from cspolicy import load_policy
+from cspolicy import CaseSnapshot, EvaluationError, load_policy
 from cspolicy.caseload.batch import VectorPlan
 from cspolicy.caseload.checks import check_table
+from cspolicy.caseload.readers import read_snapshots
 from cspolicy.caseload.reference import evaluate_reference
 from cspolicy.caseload.streaming import CaseloadEvaluator, evaluate_caseload
 from cspolicy.caseload.synthetic import generate
@@ -282,3 +283,48 @@ def test_quotients_inside_min_max_abs_and_choices_are_vectorized(tmp_path: Path)
     for seed in (7, 8):
         decisions, _, _ = assert_same(path, generate(3000, seed=seed, start=dt.date(2025, 3, 1), days=200))
         assert decisions > 1000
+
+
+def test_an_output_name_with_different_types_is_written_as_text_without_loss(tmp_path: Path) -> None:
+    """`ratio` is an amount in one rule and a quotient in another: the column is text, each
+    value written exactly (an amount column would have cut the quotient to cents), the same in
+    vectorized and reference mode and equal to each Decision's output."""
+    # the amount comes first (rule `product`), the quotient later (rule `amounts`)
+    text = POLICY.replace("monthly: order.monthly_amount * 2", "ratio: order.monthly_amount / 3")
+    text = text.replace("half: arrears.total / 2", "ratio: arrears.family_owed / arrears.total")
+    path = write_policy(tmp_path, text)
+    policy = load_policy(path)
+    table = edge_table()
+    vectorized = evaluate_caseload(policy, table).decisions
+    assert vectorized.schema["outputs.ratio"] == pl.String
+    reference = evaluate_reference(policy, check_table(table).valid, schema=dict(vectorized.schema)).decisions
+    assert vectorized.equals(reference)
+    written = {
+        (r["case_id"], r["rule"]): r["outputs.ratio"] for r in vectorized.to_dicts() if r["outputs.ratio"]
+    }
+    assert written[("third", "amounts")] == "0.6659267480577136514983351831"  # 6.00 / 9.01, 28 digits
+    assert written[("third", "product")] == "1.00"  # 3.00 / 3: an amount, to the cent
+    for snapshot in (s for s in read_snapshots(table) if isinstance(s, CaseSnapshot)):
+        try:
+            decision = policy.evaluate(snapshot)
+        except EvaluationError:
+            continue
+        for action in decision.actions:
+            if "ratio" in action.outputs:
+                assert written[(decision.case_id, action.rule)] == str(action.outputs["ratio"])
+
+
+def test_a_number_output_that_is_a_decimal_in_one_rule_and_a_quotient_in_another(tmp_path: Path) -> None:
+    """Both numbers, one a parameter (a decimal column), one a quotient (its reference text):
+    the column is text, and the quotient keeps all its digits."""
+    text = POLICY.replace(
+        "    when: months_past_due >= 3\n    action: send_delinquency_notice\n",
+        "    when: months_past_due >= 3\n    action: send_delinquency_notice\n    outputs:\n      ratio: params.months\n",
+    ).replace("half: arrears.total / 2", "ratio: arrears.family_owed / arrears.total")
+    path = write_policy(tmp_path, text)
+    policy = load_policy(path)
+    decided = evaluate_caseload(policy, edge_table())
+    assert decided.decisions.schema["outputs.ratio"] == pl.String
+    written = {(r["case_id"], r["rule"]): r["outputs.ratio"] for r in decided.decisions.to_dicts()}
+    assert written[("third", "amounts")] == "0.6659267480577136514983351831"
+    assert Decimal(written[("on-3", "behind")]) == 3

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from cspolicy.caseload.checks import ERROR_SCHEMA, ROW
-from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, conform, long_to_wide
+from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, conform, long_to_wide, mixed_outputs
 from cspolicy.caseload.tables import RowError, layout_for
 from cspolicy.diagnostics import EvaluationError
 from cspolicy.expressions import Type
@@ -27,12 +27,15 @@ def decision_rows(decision: Decision, row_number: int) -> list[dict[str, Any]]:
     """A Decision as rows of the long decisions table (outputs as Decimal/date values)."""
     rows: list[dict[str, Any]] = []
     run = decision.outcome if decision.evaluated else None
+    mixed = mixed_outputs(run.policy) if run is not None else frozenset()
     for action in decision.actions:
         outputs = {}
         if run is not None:
             rule = run.policy.rules[action.rule]
             outputs = {
-                f"outputs.{name}": _typed(action.outputs.get(name), expr.node.type)
+                f"outputs.{name}": _typed(
+                    action.outputs.get(name), Type.STRING if name in mixed else expr.node.type
+                )
                 for name, expr in rule.outputs.items()
             }
         rows.append(
@@ -68,6 +71,10 @@ def _typed(value: Any, type_: Type) -> Any:
         return str(value)
     if type_ is Type.DATE:
         return dt.date.fromisoformat(value)
+    if type_ is Type.STRING and isinstance(value, bool):  # written as the vectorized table writes it
+        return "true" if value else "false"
+    if type_ is Type.STRING and value is not None:
+        return str(value)
     return value
 
 

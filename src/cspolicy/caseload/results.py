@@ -11,6 +11,7 @@ vectorized plan (`cspolicy.caseload.batch`) computes: per rule `status.RULE`, `h
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -119,23 +120,55 @@ def decision_enums(compiled: CompiledPolicy) -> dict[str, pl.DataType]:
 def output_types(
     compiled: CompiledPolicy, output_names: list[str], frame: pl.LazyFrame
 ) -> dict[str, pl.DataType]:
-    """One type per output name over every rule computing it (Decimal at the widest scale)."""
-    types: dict[str, pl.DataType] = {}
+    """One type per output name over every rule computing it (Decimal at the widest scale);
+    text when the rules disagree (an amount in one, a date or a quotient's text in another):
+    each value is then written as exact text, and no digit is lost to a narrower type."""
+    found: dict[str, list[pl.DataType]] = {}
     schema = frame.collect_schema()
     for rule_id, rule in compiled.rules.items():
         for name in rule.outputs:
-            column = f"out.{rule_id}.{name}"
-            if column not in schema:
-                continue
-            dtype = schema[column]
-            seen = types.get(name)
-            if seen is None or dtype == pl.Null:
-                types.setdefault(name, dtype)
-            elif isinstance(seen, pl.Decimal) and isinstance(dtype, pl.Decimal):
-                types[name] = pl.Decimal(38, max(seen.scale or 0, dtype.scale or 0))
-            elif seen != dtype and seen == pl.Null:
-                types[name] = dtype
-    return {name: types.get(name, pl.String()) for name in output_names}
+            dtype = schema.get(f"out.{rule_id}.{name}")
+            if dtype is not None:
+                found.setdefault(name, [])
+                if dtype != pl.Null:
+                    found[name].append(dtype)
+    mixed = mixed_outputs(compiled)
+    types: dict[str, pl.DataType] = {}
+    for name in output_names:
+        dtypes = found.get(name)
+        if name in mixed or dtypes is None:
+            types[name] = pl.String()
+        elif not dtypes:  # only ever null (`None`)
+            types[name] = pl.Null()
+        elif all(isinstance(dtype, pl.Decimal) for dtype in dtypes):
+            types[name] = pl.Decimal(38, max(dtype.scale or 0 for dtype in dtypes))  # type: ignore[attr-defined]
+        elif all(dtype == dtypes[0] for dtype in dtypes):
+            types[name] = dtypes[0]
+        else:  # e.g. a number as a decimal in one rule, a quotient's text in another
+            types[name] = pl.String()
+    return types
+
+
+def mixed_outputs(compiled: CompiledPolicy) -> frozenset[str]:
+    """Output names whose rules compute them as different types (money in one rule, a number
+    in another): a caseload table writes them as text. Found once per compiled policy (the
+    reference path asks for every decision)."""
+    cached = _MIXED.get(id(compiled))
+    if cached is not None and cached[0]() is compiled:
+        return cached[1]
+    kinds: dict[str, set[object]] = {}
+    for rule in compiled.rules.values():
+        for name, expression in rule.outputs.items():
+            kinds.setdefault(name, set()).add(expression.node.type)
+    known = frozenset(name for name, found in kinds.items() if len(found) > 1)
+    if len(_MIXED) >= 64:
+        _MIXED.clear()
+    _MIXED[id(compiled)] = (weakref.ref(compiled), known)
+    return known
+
+
+# by id (a compiled policy is an unhashable dataclass), with a weak reference to check it is the same
+_MIXED: dict[int, tuple[weakref.ref[CompiledPolicy], frozenset[str]]] = {}
 
 
 def _position(compiled: CompiledPolicy, rule_id: str, status: pl.Expr) -> pl.Expr:

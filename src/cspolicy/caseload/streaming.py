@@ -20,7 +20,14 @@ from cspolicy.caseload.batch import VectorPlan, cached_plan
 from cspolicy.caseload.checks import ERROR_SCHEMA, check_table
 from cspolicy.caseload.readers import CaseloadSource, iter_tables
 from cspolicy.caseload.reference import evaluate_reference
-from cspolicy.caseload.results import BASE_SCHEMA, BatchResult, BatchSummary, conform, wide_schema
+from cspolicy.caseload.results import (
+    BASE_SCHEMA,
+    BatchResult,
+    BatchSummary,
+    conform,
+    mixed_outputs,
+    wide_schema,
+)
 from cspolicy.caseload.tables import layout_for
 from cspolicy.expressions import Type
 from cspolicy.expressions.vectorized import NotVectorizable
@@ -100,9 +107,10 @@ class CaseloadEvaluator:
 def _reference_schema(policy: PolicySet, layout: str = "long") -> dict[str, pl.DataType]:
     """Output columns typed from their expressions when the reference path writes them."""
     types: dict[str, pl.DataType] = {}
+    mixed = mixed_outputs(policy.compiled)
     for rule in policy.compiled.rules.values():
         for name, expression in rule.outputs.items():
-            types.setdefault(name, _output_type(expression.node.type))
+            types.setdefault(name, pl.String() if name in mixed else _output_type(expression.node.type))
     if layout == "wide":
         return wide_schema(policy.compiled, types)
     return {**BASE_SCHEMA, **{f"outputs.{name}": dtype for name, dtype in sorted(types.items())}}
