@@ -162,7 +162,7 @@ def typed_expression(draw: st.DrawFn, type_: str, scope: ExpressionScope, depth:
             return f"days_between({a}, {draw(typed_expression('date', scope, depth - 1))})"
         if form == "count_of":
             collection = draw(st.sampled_from(_LIST_FIELDS))
-            return f"count_of({collection}, {draw(item_predicate(collection))})"
+            return f"count_of({collection}, {draw(item_predicate(collection, scope))})"
         if form == "days_since_taken":
             return f'days_since_taken("{draw(st.sampled_from(ACTIONS))}")'
         a = draw(typed_expression("int", scope, depth - 1))
@@ -238,7 +238,7 @@ def boolean_expression(draw: st.DrawFn, scope: ExpressionScope, depth: int = 2) 
         return f"{path} {negation} [{', '.join(f'{c!r}' for c in picked)}]".replace("'", '"')
     if form == "quantifier":
         collection = draw(st.sampled_from(_LIST_FIELDS))
-        return f"any_of({collection}, {draw(item_predicate(collection))})"
+        return f"any_of({collection}, {draw(item_predicate(collection, scope))})"
     if form == "taken":
         return f'taken("{draw(st.sampled_from(ACTIONS))}")'
     if form == "not":
@@ -256,9 +256,17 @@ def _choice_condition(draw: st.DrawFn, scope: ExpressionScope, depth: int) -> st
 
 
 @st.composite
-def item_predicate(draw: st.DrawFn, collection: str) -> str:
-    """A condition on one item of a list field (its item fields only)."""
+def item_predicate(draw: st.DrawFn, collection: str, scope: ExpressionScope | None = None) -> str:
+    """A condition on one item of a list field: its item fields, and now and then one amount
+    compared with a money parameter (which may have no value in force on the case's date)."""
     items = FIELDS[collection].items or {}
+    amounts = [name for name, spec in items.items() if spec.type is Type.MONEY]
+    money_params = (
+        [f"params.{n}" for n, t in scope.params.items() if t == "money"] if scope is not None else []
+    )
+    if amounts and money_params and draw(st.integers(0, 3)) == 0:
+        amount, param = draw(st.sampled_from(amounts)), draw(st.sampled_from(money_params))
+        return draw(st.sampled_from([f"{amount} >= {param}", f"{param} < {amount}"]))
     conditions = []
     for _ in range(draw(st.integers(1, 2))):
         name = draw(st.sampled_from(sorted(items)))

@@ -6,8 +6,11 @@ item: inside `list.eval` when the condition reads only the item; one that also r
 difference (days, whole numbers, or amounts in units of their smallest digit, Int128) between
 the item values and the case value broadcast over the list, and `and` / `or` / `not` combine
 per-item truth values 0 (no) / 1 (unknown) / 2 (yes) by min / max / 2 - x, as Kleene logic does.
-A part the list space cannot reproduce exactly (text compared with a case value, a case value
-that can fail, such as a parameter) raises `NotVectorizable`.
+A case value that can fail (a parameter with no value in force, a derived value that divides by
+zero) is accepted when the condition is one comparison of an item value with it: its errors are
+placed where the reference meets them, at the first item compared. A part the list space cannot
+reproduce exactly (text compared with a case value, a value that can fail anywhere else) raises
+`NotVectorizable`.
 
 An aggregate turns the item field into exact integers too, adds 0 where the item counts and null
 where it does not, and reduces the list with nulls skipped (a sum over no item is 0).
@@ -51,10 +54,45 @@ def aggregate(compiler: VectorCompiler, node: Aggregate) -> Vector:
 class _ListSpace:
     def __init__(self, compiler: VectorCompiler) -> None:
         self.compiler = compiler
+        # Errors of a case value the item condition compares with (a parameter with no value in
+        # force, a derived value that divides by zero), when the condition is one comparison of
+        # an item value with it: the reference meets the error at the first item it compares.
+        self.tolerated = False
+        self.caught: list[tuple[pl.Expr, pl.Expr]] = []
+
+    def _reached_errors(
+        self, path: str, predicate: Node, field: str | None = None
+    ) -> list[tuple[pl.Expr, pl.Expr]]:
+        """The caught errors, where the reference reaches them: some item (with a value in
+        `field`, which an aggregate checks first) gets as far as reading the case value — every
+        item when the case value is the comparison's left side, else the items whose left side
+        has a value (a comparison with a missing left side reads no further)."""
+        if not self.caught:
+            return []
+        assert isinstance(predicate, Compare)
+        compared: pl.Expr = pl.lit(True)
+        if _reads_item(predicate.left):
+            compared = self.compiler.part(predicate.left, item=True).value.is_not_null()
+        if field is not None:
+            compared = compared & pl.element().struct.field(field).is_not_null()
+        reaches = pl.col(path).list.eval(compared).list.any().fill_null(False)
+        return [(reaches & condition, message) for condition, message in self.caught]
+
+    def _tolerating(self, predicate: Node | None) -> bool:
+        """Whether the condition is one comparison of an item value with a case value that can
+        fail (the errors are then caught and placed by `_reached_errors`)."""
+        if not isinstance(predicate, Compare):
+            return False
+        sides = [predicate.left, predicate.right]
+        item_sides = [side for side in sides if _reads_item(side)]
+        return len(item_sides) == 1 and not _reads_case(item_sides[0])
 
     def quantifier(self, node: Quantifier) -> Vector:
         path = node.collection.path
+        self.tolerated = self._tolerating(node.predicate)
         lane = self._lane(path, node.predicate)
+        self.tolerated = False
+        errors = self._reached_errors(path, node.predicate)
 
         def counted(truth: pl.Expr) -> pl.Expr:  # unknown counts as no; 0/1 to count
             known = truth.fill_null(False)
@@ -65,8 +103,8 @@ class _ListSpace:
         else:
             hits = self._mask_of(path, lane).list.eval(counted(pl.element()))
         if node.function == "any_of":
-            return Vector(hits.list.any().fill_null(False))
-        return Vector(hits.list.sum().cast(pl.Int64).fill_null(0))
+            return Vector(hits.list.any().fill_null(False), errors)
+        return Vector(hits.list.sum().cast(pl.Int64).fill_null(0), errors)
 
     def aggregate(self, node: Aggregate) -> Vector:
         """max_of/min_of/sum_of: the item values in exact units, null where the item does not
@@ -77,7 +115,10 @@ class _ListSpace:
         if scale is None:
             raise NotVectorizable(f"{node.function}() of a number of unknown precision")
         item_units = _units(pl.element().struct.field(node.field.key), type_, scale)
+        self.tolerated = self._tolerating(node.predicate)
         lane = None if node.predicate is None else self._lane(path, node.predicate)
+        self.tolerated = False
+        errors = [] if node.predicate is None else self._reached_errors(path, node.predicate, node.field.key)
         if lane is None or lane.kind == "element":
             # only the items that count (condition true), then their values, nulls as 0 for a
             # sum (skipped either way): a `when` inside list.eval ran 3-4x slower than
@@ -99,7 +140,9 @@ class _ListSpace:
             else:
                 total = units.list.min()
         return Vector(
-            _from_units(total, type_, scale), scale=None if type_ in (Type.DATE, Type.INTEGER) else scale
+            _from_units(total, type_, scale),
+            errors,
+            scale=None if type_ in (Type.DATE, Type.INTEGER) else scale,
         )
 
     # -- item conditions ----------------------------------------------------------------------
@@ -116,10 +159,12 @@ class _ListSpace:
         reads_item = any(isinstance(n, Name) and n.kind == "item" for n in node.walk())
         if not reads_item:
             vector = self.compiler.part(node, item=False)
-            if vector.errors or vector.den is not None:
+            if vector.den is not None or (vector.errors and not self.tolerated):
                 raise NotVectorizable(
                     "an item condition reading a value that can fail (a parameter, a derived value)"
+                    " other than in one comparison with an item value"
                 )
+            self.caught += vector.errors
             return _Lane("scalar", vector.value, vector.scale)
         if not _reads_case(node):
             vector = self.compiler.part(node, item=True)
@@ -209,6 +254,11 @@ class _Lane:
     kind: str
     value: pl.Expr
     scale: int | None = None
+
+
+def _reads_item(node: Node) -> bool:
+    """Whether `node` reads an item field."""
+    return any(isinstance(n, Name) and n.kind == "item" for n in node.walk())
 
 
 def _reads_case(node: Node) -> bool:
