@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from jsonl_floor import cpu_seconds  # the same CPU clock (benchmarks/ is this script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ("read", "write", "read+write", "cspolicy")
@@ -68,12 +69,6 @@ def main() -> None:
         result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
         print(f"| {job} | {result['wall']:.2f} | {result['cpu']:.2f} | {rows / result['wall']:,.0f} |")
     print(f"load after: {os.getloadavg()[0]:.2f}")
-
-
-def cpu_seconds() -> float:
-    """CPU seconds of this process, every thread."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def measure(job: str, source: Path, batch_size: int) -> dict[str, float]:

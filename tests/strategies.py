@@ -51,6 +51,14 @@ EARLY = dt.date(2000, 1, 1)
 # Amounts that sit on, just under and just over the thresholds the generators use.
 MARKS = [Decimal(v) for v in ("0", "0.01", "100", "150", "400", "499.99", "500", "500.01", "1050.30", "2500")]
 
+# The type names typed_expression takes, and the checker type each stands for.
+TYPES = {
+    "money": Type.MONEY,
+    "int": Type.INTEGER,
+    "number": Type.NUMBER,
+    "date": Type.DATE,
+    "bool": Type.BOOL,
+}
 _MONEY_FIELDS = [p for p, s in FIELDS.items() if s.type is Type.MONEY]
 _INT_FIELDS = [p for p, s in FIELDS.items() if s.type is Type.INTEGER]
 _DATE_FIELDS = [p for p, s in FIELDS.items() if s.type is Type.DATE]

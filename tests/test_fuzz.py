@@ -36,6 +36,7 @@ from cspolicy.expressions.parser import parse_expression
 
 from helpers import FIXTURES, ROOT
 from strategies import (
+    TYPES,
     ExpressionScope,
     broken_expression,
     broken_snapshot,
@@ -64,13 +65,6 @@ assert sum(EXAMPLES.values()) >= 10_000
 TRIED: Counter[str] = Counter()
 # How random policies decide a caseload (issue 16: all of them vectorized): mode -> count.
 MODES: Counter[str] = Counter()
-TYPES = {
-    "money": Type.MONEY,
-    "int": Type.INTEGER,
-    "number": Type.NUMBER,
-    "date": Type.DATE,
-    "bool": Type.BOOL,
-}
 PARAM_VALUES = {
     "money": Decimal("500.00"),
     "int": 30,

@@ -16,15 +16,8 @@ from cspolicy.expressions.closures import DivisionByZero
 from cspolicy.expressions.nodes import Binary, Conditional, Literal, Membership, Missing, Name, Node, Unary
 from cspolicy.expressions.parser import parse_expression
 
-from strategies import ExpressionScope, snapshot, typed_expression
+from strategies import TYPES, ExpressionScope, snapshot, typed_expression
 
-TYPES = {
-    "money": Type.MONEY,
-    "int": Type.INTEGER,
-    "number": Type.NUMBER,
-    "date": Type.DATE,
-    "bool": Type.BOOL,
-}
 VALUES = {
     "money": Decimal("500.00"),
     "int": 30,

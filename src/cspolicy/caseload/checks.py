@@ -232,15 +232,18 @@ def _decimal(
         return expr.cast(pl.Decimal(38, 0)).cast(target), problem
     if isinstance(dtype, pl.Decimal) or dtype.is_float() or dtype == pl.String or dtype == pl.Null:
         text = expr.cast(pl.String).str.strip_chars()
-        lowered = text.str.to_lowercase().str.strip_prefix("+").str.strip_prefix("-")
         wide = text.cast(_WIDE, strict=False)
         value = wide.cast(target)
-        problem = (
+        chain: Any = pl
+        if _DETAIL.get():
             # NaN and infinities do not parse either (`wide` is null): naming them is for the
             # message alone, so the first pass, which only asks whether there is a problem, skips it
-            pl.when(lowered.is_in(["nan", "inf", "infinity", "snan"]) if _DETAIL.get() else pl.lit(False))
-            .then(_fmt(words[0], label, text))
-            .when(text.is_not_null() & wide.is_null())
+            lowered = text.str.to_lowercase().str.strip_prefix("+").str.strip_prefix("-")
+            chain = chain.when(lowered.is_in(["nan", "inf", "infinity", "snan"])).then(
+                _fmt(words[0], label, text)
+            )
+        problem = (
+            chain.when(text.is_not_null() & wide.is_null())
             .then(_fmt(words[1], label, _shown(text)))
             .when(wide != value.cast(_WIDE))
             .then(_fmt(words[2], label, text))
