@@ -172,3 +172,86 @@ def test_missing_keys_are_error_rows_naming_the_parameter_and_the_key(policy_pat
         "report_to_credit_bureau",
         "refer_state_delinquency_collection",
     } <= actions
+
+
+
+CONSTANT_ON_THE_LEFT = (
+    HEADER
+    + """\
+rules:
+  - id: date-first
+    kind: threshold
+    title: A date constant before the snapshot date
+    summary: The constant is written first (the compiler moves it to the right, mirrored).
+    when: date("2025-02-01") <= as_of
+    action: send_delinquency_notice
+    cite: [{source: src}]
+  - id: amount-first
+    kind: threshold
+    title: An amount constant above the family's arrears
+    summary: The constant is written first.
+    when: 1000 > arrears.family_owed
+    action: report_to_credit_bureau
+    cite: [{source: src}]
+  - id: text-first
+    kind: threshold
+    title: A text constant unlike the county
+    summary: The constant is written first.
+    when: '"Dane" != jurisdiction.county'
+    action: offer_payment_plan
+    cite: [{source: src}]
+  - id: choice-first
+    kind: threshold
+    title: A date constant compared with a choice that is never a date here
+    summary: The constant is written first.
+    when: date("2015-01-01") < (None if order.monthly_amount >= 0 else as_of)
+    action: refer_state_delinquency_collection
+    cite: [{source: src}]
+"""
+)
+
+# What the fuzz corpus found: polars 2.1's in-memory engine returned one row for `constant <
+# when(...).then(None).otherwise(column)` when every row took the `None` branch (for dates,
+# decimals and text, not integers) and failed the query — in this plan, not in every plan.
+FOUND_BY_FUZZING = (
+    HEADER
+    + """\
+rules:
+  - id: withholding
+    kind: automatic
+    title: Withholding
+    summary: Every case with withholding active; a number output computed from a quotient.
+    when: order.income_withholding_active
+    action: initiate_income_withholding
+    outputs:
+      amount: order.monthly_amount
+      ratio: order.monthly_amount / order.monthly_amount
+    cite: [{source: src}]
+  - id: withholding-hold
+    kind: hold
+    title: Holds withholding on the same condition
+    summary: A second hold.
+    when: order.income_withholding_active
+    holds: [withholding]
+    cite: [{source: src}]
+  - id: earliest
+    kind: hold
+    title: A date constant before the earlier of two dates, one missing on every case
+    summary: The constant is written first.
+    when: date("2015-01-01") < min(as_of, paying_parent.incarcerated_since)
+    holds: [withholding]
+    cite: [{source: src}]
+"""
+)
+
+
+@pytest.mark.parametrize("policy", [CONSTANT_ON_THE_LEFT, FOUND_BY_FUZZING], ids=["mirrored", "fuzz"])
+def test_a_constant_on_the_left_of_a_comparison(tmp_path: Path, policy: str) -> None:
+    """The compiler puts a constant on the right of a comparison (mirrored): the same decisions
+    as the reference, and no failed query when every row's right side is unknown."""
+    path = write_policy(tmp_path, policy)
+    table = generate(300, seed=7, start=dt.date(2025, 1, 1), days=60).with_columns(
+        pl.lit(None, dtype=pl.Date).alias("paying_parent.incarcerated_since")
+    )
+    decisions, _ = assert_same(path, None, table)
+    assert decisions > 100

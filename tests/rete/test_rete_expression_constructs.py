@@ -6,6 +6,7 @@ key — exactly as the reference."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ pytest.importorskip("durable.engine")
 
 from cspolicy.rete.network import OR_ACROSS_ITEM_FIELDS as OR_ACROSS
 
-from helpers import HEADER, write_policy
+from helpers import HEADER, ROOT, write_policy
 
 POLICY = (
     HEADER
@@ -146,13 +147,14 @@ def test_none_tests_are_native_and_the_rest_precomputed_with_a_reason(policy_pat
         "(durable-rules cannot count or aggregate list items)",
         "coalesce(paying_parent.expected_release, add_days(last_paid, 30)) < as_of": "add_days() of "
         "something other than a case date",
-        'any_of(paying_parent.licenses, type in ["driver", "professional"] or status == "suspended")': OR_ACROSS,
         'any_of(paying_parent.licenses, type == "professional" and status != "none")': OR_ACROSS,
         "(paying_parent.incarcerated and (paying_parent.military_active_duty if paying_parent.expected_release"
         " > as_of else None)) == False": "a conditional expression (x if c else y)",
     }
+    # An `or` across item fields at the top of an any_of is an `$or` of two `$iany`s: native.
     assert network.native_conditions["licenses"] == [
         'any_of(paying_parent.licenses, type == "driver" and status == "active")',
+        'any_of(paying_parent.licenses, type in ["driver", "professional"] or status == "suspended")',
         'any_of(paying_parent.licenses, type == "recreational" or type == "professional")',
     ]
 
@@ -178,17 +180,23 @@ def test_a_rule_too_large_for_one_pattern_precomputes_its_largest_conditions(pol
 def test_durable_rules_misdecides_or_across_item_fields() -> None:
     """Why OR_ACROSS conditions are precomputed: durable-rules 2.0.28 never matches an `$or` over
     different item fields inside `$iany` (nor `$iall`), though one item satisfies it; an `$or`
-    within one field, and any `$and`, are decided right. If this fails, the engine was fixed."""
+    within one field, any `$and`, and an `$or` of two `$iany`s are decided right. If this fails,
+    the engine was fixed.
+
+    Each `$or` here is followed by a comparison inside an `$and`: an `$iany` body that ends in an
+    `$or` is refused at random (error 102, see `or_not_last`), as this test once was in CI."""
     from cspolicy.rete.backend import ENGINE_LOCK, durable_host
 
     fired: set[str] = set()
+    every_item = {"$gte": {"$i.a": -1000}}
     tests = {
-        "or-across": {"$or": [{"$i.b": 1}, {"$i.a": 0}]},
-        "or-within": {"$or": [{"$i.a": 1}, {"$i.a": 0}]},
-        "and-across": {"$and": [{"$i.b": 2}, {"$i.a": 0}]},
+        "or-across": {"$iany": {"l": {"$and": [{"$or": [{"$i.b": 1}, {"$i.a": 0}]}, every_item]}}},
+        "or-within": {"$iany": {"l": {"$and": [{"$or": [{"$i.a": 1}, {"$i.a": 0}]}, every_item]}}},
+        "and-across": {"$iany": {"l": {"$and": [{"$i.b": 2}, {"$i.a": 0}]}}},
+        "or-of-iany": {"$or": [{"$iany": {"l": {"$i.b": 1}}}, {"$iany": {"l": {"$i.a": 0}}}]},
     }
     rules: dict[str, Any] = {
-        name: {"all": [{"m": {"$and": [{"t": "case"}, {"$iany": {"l": test}}]}}], "run": _record(fired, name)}
+        name: {"all": [{"m": {"$and": [{"t": "case"}, test]}}], "run": _record(fired, name)}
         for name, test in tests.items()
     }
     rules["sink"] = {"all": [{"s": {"t": "case"}}, {"z": {"t": "never"}}], "run": lambda c: None}
@@ -197,7 +205,44 @@ def test_durable_rules_misdecides_or_across_item_fields() -> None:
         durable_host().assert_fact(
             "cspolicy_test_or_across", {"sid": "p", "t": "case", "l": [{"a": 0, "b": 2}]}
         )
-    assert fired == {"or-within", "and-across"}  # "or-across" holds for the item, yet never fires
+    assert fired == {"or-within", "and-across", "or-of-iany"}  # "or-across" holds, yet never fires
+
+
+def _item_bodies(test: Any) -> Iterator[Any]:
+    """The body of every `$iany` / `$iall` in a durable-rules expression or rule."""
+    if isinstance(test, dict):
+        for key, value in test.items():
+            if key in ("$iany", "$iall"):
+                yield from value.values()
+            yield from _item_bodies(value)
+    elif isinstance(test, list):
+        for value in test:
+            yield from _item_bodies(value)
+
+
+@pytest.mark.parametrize("shipped", [None, "wisconsin", "california", "milwaukee-back-on-track", "federal"])
+def test_no_item_test_ends_in_an_or(policy_path: Path, shipped: str | None) -> None:
+    """durable-rules 2.0.28 checks an `$iany`/`$iall` body by a field an `$or`'s node never sets,
+    and refuses the ruleset when leftover memory names an identifier (error 102): no body the
+    back end builds may end in an `$or` (`patterns.ends_in_or`)."""
+    from cspolicy.rete.patterns import ends_in_or
+
+    path = policy_path if shipped is None else ROOT / "policies" / shipped
+    definition = load_policy(path).to_rete().definition()
+    bodies = [body for rule in definition.values() for body in _item_bodies(rule["all"])]
+    assert len(bodies) >= 2
+    assert not [body for body in bodies if ends_in_or(body)]
+
+
+def test_or_not_last_moves_a_comparison_last() -> None:
+    from cspolicy.rete.patterns import ends_in_or, or_not_last
+
+    either = {"$or": [{"$i.a": 1}, {"$i.a": 2}]}
+    assert or_not_last({"$and": [{"$i.b": 1}, either]}) == {"$and": [either, {"$i.b": 1}]}
+    nested = {"$and": [{"$i.c": 3}, {"$and": [{"$i.b": 1}, either]}]}
+    assert or_not_last(nested) == {"$and": [{"$i.c": 3}, {"$and": [either, {"$i.b": 1}]}]}
+    assert ends_in_or(or_not_last({"$and": [either, either]}))  # nothing to move: not native
+    assert or_not_last(either) == either
 
 
 def _record(fired: set[str], name: str) -> Any:

@@ -62,7 +62,7 @@ from cspolicy.rete.nodeinfo import (
     unsupported,
     whole,
 )
-from cspolicy.rete.patterns import ALWAYS, NEVER, disjunctions, item_fields
+from cspolicy.rete.patterns import ALWAYS, NEVER, disjunctions, either, ends_in_or, item_fields, or_not_last
 
 __all__ = [  # FactKey, NotNative, encode, OutcomeFormulas and outcome_rule are defined in encoding / formulas
     "ConditionPlan",
@@ -300,15 +300,22 @@ class ConditionTranslator:
             test = self.truth(node.predicate, want, not want)
         finally:
             self.in_item = False
-        if any(len(item_fields(part)) > 1 for part in disjunctions(test)):
-            # durable-rules 2.0.28 mis-decides an $or over different item fields inside $iany or
-            # $iall (tests/rete/test_rete_expression_constructs.py shows it); within one field
-            # (a membership test, a missing-value guard) it is exact.
-            raise NotNative(OR_ACROSS_ITEM_FIELDS)
+        # Some item matches `a or b` exactly when some item matches `a` or some matches `b`: an
+        # `$or` of `$iany`s, so that no `$iany` body is an `$or` (see `or_not_last`).
+        bodies = [or_not_last(part) for part in either(test)] if want else [or_not_last(test)]
+        for body in bodies:
+            if any(len(item_fields(part)) > 1 for part in disjunctions(body)):
+                # durable-rules 2.0.28 mis-decides an $or over different item fields inside $iany
+                # or $iall (tests/rete/test_rete_expression_constructs.py shows it); within one
+                # field (a membership test, a missing-value guard) it is exact.
+                raise NotNative(OR_ACROSS_ITEM_FIELDS)
+            if ends_in_or(body):
+                raise NotNative(OR_CLOSES_ITEM_TEST)
         if want:
-            return {"$iany": {key: test}}
+            tests = [{"$iany": {key: body}} for body in bodies]
+            return tests[0] if len(tests) == 1 else {"$or": tests}
         # durable-rules' $iall is false on an empty list, so "no item matches" says so.
-        return {"$or": [{"n" + key: 0}, {"$iall": {key: test}}]}
+        return {"$or": [{"n" + key: 0}, {"$iall": {key: bodies[0]}}]}
 
     def compare(self, op: str, left: Node, right: Node) -> dict[str, Any]:
         left, right = self.resolve(left), self.resolve(right)
@@ -494,3 +501,6 @@ class ConditionTranslator:
 
 
 OR_ACROSS_ITEM_FIELDS = "an any_of whose condition needs `or` across item fields ($or inside $iany/$iall)"
+OR_CLOSES_ITEM_TEST = (
+    "an any_of whose item test can only end in `or` (durable-rules 2.0.28 refuses such a ruleset at random)"
+)

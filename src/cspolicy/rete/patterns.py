@@ -47,6 +47,40 @@ def keys_read(test: Any) -> set[str]:
     return set()
 
 
+def ends_in_or(test: Any) -> bool:
+    """Whether durable-rules would close `test` with an `$or`'s node: an `$or`, or an `$and` whose
+    last operand ends in one (an `$and` is closed by its last operand's node)."""
+    if not isinstance(test, dict) or len(test) != 1:
+        return False
+    if "$or" in test:
+        return True
+    parts = test.get("$and")
+    return isinstance(parts, list) and bool(parts) and ends_in_or(parts[-1])
+
+
+def or_not_last(test: Any) -> Any:
+    """`test` with the operands of each `$and` ordered so that it does not end in an `$or`, where
+    one of its operands does not (the order of an `$and` does not change what it decides).
+
+    Why: durable-rules 2.0.28 reads a node field it never sets (`right.type` of an `$or`'s
+    forward node, left over in `realloc`ed memory) to check the body of `$iany`/`$iall`, and
+    refuses the whole ruleset (error 102) when the leftover bytes happen to name an identifier."""
+    if not isinstance(test, dict) or "$and" not in test or not ends_in_or(test):
+        return test
+    parts = [or_not_last(part) for part in test["$and"]]
+    closing = next((i for i in reversed(range(len(parts))) if not ends_in_or(parts[i])), None)
+    if closing is not None:
+        parts.append(parts.pop(closing))
+    return {"$and": parts}
+
+
+def either(test: Any) -> list[Any]:
+    """The operands of a (nested) `$or`, flattened; `[test]` for anything else."""
+    if isinstance(test, dict) and len(test) == 1 and isinstance(test.get("$or"), list):
+        return [part for operand in test["$or"] for part in either(operand)]
+    return [test]
+
+
 def flag_holds(flag: str, holds: dict[str, Any]) -> dict[str, Any]:
     """A native condition that may be precomputed for one case: its flag `T`, or no flag and `holds`."""
     return {"$or": [{flag: "T"}, {"$and": [{"$nex": {flag: 1}}, holds]}]}
