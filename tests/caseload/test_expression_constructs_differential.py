@@ -174,7 +174,6 @@ def test_missing_keys_are_error_rows_naming_the_parameter_and_the_key(policy_pat
     } <= actions
 
 
-
 CONSTANT_ON_THE_LEFT = (
     HEADER
     + """\
