@@ -24,7 +24,7 @@ from cspolicy.expressions.types import Type
 pytest.importorskip("durable.engine")
 
 from cspolicy.rete import backend as rete
-from cspolicy.rete.network import OR_ACROSS_ITEM_FIELDS
+from cspolicy.rete.patterns import OR_ACROSS_ITEM_FIELDS
 
 from helpers import FIXTURES, ROOT
 from strategies import SchemaSnapshots

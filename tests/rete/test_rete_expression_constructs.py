@@ -18,7 +18,7 @@ from cspolicy.caseload.tables import frame_to_snapshots
 
 pytest.importorskip("durable.engine")
 
-from cspolicy.rete.network import OR_ACROSS_ITEM_FIELDS as OR_ACROSS
+from cspolicy.rete.patterns import OR_ACROSS_ITEM_FIELDS as OR_ACROSS
 
 from helpers import HEADER, ROOT, write_policy
 

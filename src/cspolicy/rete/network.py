@@ -62,7 +62,7 @@ from cspolicy.rete.nodeinfo import (
     unsupported,
     whole,
 )
-from cspolicy.rete.patterns import ALWAYS, NEVER, disjunctions, either, ends_in_or, item_fields, or_not_last
+from cspolicy.rete.patterns import ALWAYS, NEVER, item_bodies
 
 __all__ = [  # FactKey, NotNative, encode, OutcomeFormulas and outcome_rule are defined in encoding / formulas
     "ConditionPlan",
@@ -300,17 +300,7 @@ class ConditionTranslator:
             test = self.truth(node.predicate, want, not want)
         finally:
             self.in_item = False
-        # Some item matches `a or b` exactly when some item matches `a` or some matches `b`: an
-        # `$or` of `$iany`s, so that no `$iany` body is an `$or` (see `or_not_last`).
-        bodies = [or_not_last(part) for part in either(test)] if want else [or_not_last(test)]
-        for body in bodies:
-            if any(len(item_fields(part)) > 1 for part in disjunctions(body)):
-                # durable-rules 2.0.28 mis-decides an $or over different item fields inside $iany
-                # or $iall (tests/rete/test_rete_expression_constructs.py shows it); within one
-                # field (a membership test, a missing-value guard) it is exact.
-                raise NotNative(OR_ACROSS_ITEM_FIELDS)
-            if ends_in_or(body):
-                raise NotNative(OR_CLOSES_ITEM_TEST)
+        bodies = item_bodies(test, some_item=want)
         if want:
             tests = [{"$iany": {key: body}} for body in bodies]
             return tests[0] if len(tests) == 1 else {"$or": tests}
@@ -498,9 +488,3 @@ class ConditionTranslator:
         key = "tk_" + sanitize(code)
         self.keys[key] = FactKey(key, kind, code, "plain")
         return key
-
-
-OR_ACROSS_ITEM_FIELDS = "an any_of whose condition needs `or` across item fields ($or inside $iany/$iall)"
-OR_CLOSES_ITEM_TEST = (
-    "an any_of whose item test can only end in `or` (durable-rules 2.0.28 refuses such a ruleset at random)"
-)

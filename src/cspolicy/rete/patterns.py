@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cspolicy.rete.encoding import NotNative
+
 ALWAYS: dict[str, Any] = {"t": "case"}  # true of the case fact
 NEVER: dict[str, Any] = {"t": "never"}  # true of no fact
 
@@ -79,6 +81,28 @@ def either(test: Any) -> list[Any]:
     if isinstance(test, dict) and len(test) == 1 and isinstance(test.get("$or"), list):
         return [part for operand in test["$or"] for part in either(operand)]
     return [test]
+
+
+OR_ACROSS_ITEM_FIELDS = "an any_of whose condition needs `or` across item fields ($or inside $iany/$iall)"
+OR_CLOSES_ITEM_TEST = (
+    "an any_of whose item test can only end in `or` (durable-rules 2.0.28 refuses such a ruleset at random)"
+)
+
+
+def item_bodies(test: Any, some_item: bool) -> list[Any]:
+    """The bodies of the `$iany`s (one per operand of an `$or`: some item matches `a or b`
+    exactly when some item matches `a` or some matches `b`) or of the one `$iall` that test an
+    item test; NotNative when durable-rules cannot be trusted with it."""
+    bodies = [or_not_last(part) for part in either(test)] if some_item else [or_not_last(test)]
+    for body in bodies:
+        if any(len(item_fields(part)) > 1 for part in disjunctions(body)):
+            # durable-rules 2.0.28 mis-decides an $or over different item fields inside $iany or
+            # $iall (tests/rete/test_rete_expression_constructs.py shows it); within one field
+            # (a membership test, a missing-value guard) it is exact.
+            raise NotNative(OR_ACROSS_ITEM_FIELDS)
+        if ends_in_or(body):
+            raise NotNative(OR_CLOSES_ITEM_TEST)
+    return bodies
 
 
 def flag_holds(flag: str, holds: dict[str, Any]) -> dict[str, Any]:
