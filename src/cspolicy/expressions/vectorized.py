@@ -100,7 +100,7 @@ def _compare(op: str, left: pl.Expr, right: pl.Expr) -> pl.Expr:
     if not left.meta.root_names() and right.meta.root_names():
         # A constant on the left is moved to the right: polars 2.1's in-memory engine leaves
         # `constant < when(...).then(constant).otherwise(column)` one row long when every row
-        # takes the constant branch (dates, decimals, text), and the query then fails.
+        # takes the constant branch (dates, decimals, text, 128-bit integers), and the query fails.
         op, left, right = _MIRRORED[op], right, left
     if op == "<":
         return left < right
